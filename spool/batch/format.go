@@ -1,0 +1,145 @@
+package batch
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// The fixed header of a batch. All integers are little-endian. See docs/format.md.
+//
+//	off size field
+//	  0    8 base_offset      (outside the CRC: rewritten by the spool at append)
+//	  8    4 length           bytes that follow this field
+//	 12    1 magic            format version
+//	 13    4 crc              CRC-32C (Castagnoli) of bytes [17, 12+length)
+//	 17    2 flags            bits 0-2: codec of the record section
+//	 19    4 count            number of records
+//	 23    8 first_timestamp  unix nanoseconds
+//	 31    8 max_timestamp    unix nanoseconds
+//	 39    8 producer         source identity, 0 = none
+//	 47    8 sequence         source position just past this batch
+//	 55    - source attributes, then records
+const (
+	offBaseOffset = 0
+	offLength     = 8
+	offMagic      = 12
+	offCRC        = 13
+	offFlags      = 17
+	offCount      = 19
+	offFirstTS    = 23
+	offMaxTS      = 31
+	offProducer   = 39
+	offSequence   = 47
+
+	// HeaderSize is the size of the fixed header; source attributes follow it.
+	HeaderSize = 55
+	// LogOverhead is the part of a batch not counted by its length field.
+	LogOverhead = offMagic
+	// Magic is the current format version.
+	Magic byte = 1
+	// MaxBatchSize bounds a batch, header included. Decoders refuse larger
+	// length fields before allocating or reading anything.
+	MaxBatchSize = 64 << 20
+)
+
+// Codec is the compression of the record section, kept in the low bits of flags.
+type Codec uint16
+
+// CodecNone is the only codec of format version 1.
+const CodecNone Codec = 0
+
+const codecMask = 0x7
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Header is the fixed part of a batch.
+type Header struct {
+	BaseOffset     uint64
+	Length         uint32
+	Magic          byte
+	CRC            uint32
+	Flags          uint16
+	Count          uint32
+	FirstTimestamp int64
+	MaxTimestamp   int64
+	Producer       uint64
+	Sequence       uint64
+}
+
+// Size is the whole size of the batch in bytes.
+func (h *Header) Size() int64 { return int64(h.Length) + LogOverhead }
+
+// NextOffset is the offset just past the batch's last record.
+func (h *Header) NextOffset() uint64 { return h.BaseOffset + uint64(h.Count) }
+
+// Codec is the compression of the record section.
+func (h *Header) Codec() Codec { return Codec(h.Flags & codecMask) }
+
+// Errors a decoder returns; a caller tells them apart with errors.Is.
+var (
+	ErrShort     = errors.New("batch: truncated")
+	ErrMagic     = errors.New("batch: unknown magic")
+	ErrLength    = errors.New("batch: bad length")
+	ErrCRC       = errors.New("batch: crc mismatch")
+	ErrCodec     = errors.New("batch: unknown codec")
+	ErrMalformed = errors.New("batch: malformed record section")
+)
+
+// ParseHeader reads and checks the fixed header: magic, a length within
+// bounds and a known codec. It reads no further than HeaderSize bytes and does
+// not check the CRC; Check does.
+func ParseHeader(b []byte) (Header, error) {
+	var h Header
+	if len(b) < HeaderSize {
+		return h, ErrShort
+	}
+	h.BaseOffset = binary.LittleEndian.Uint64(b[offBaseOffset:])
+	h.Length = binary.LittleEndian.Uint32(b[offLength:])
+	h.Magic = b[offMagic]
+	h.CRC = binary.LittleEndian.Uint32(b[offCRC:])
+	h.Flags = binary.LittleEndian.Uint16(b[offFlags:])
+	h.Count = binary.LittleEndian.Uint32(b[offCount:])
+	h.FirstTimestamp = int64(binary.LittleEndian.Uint64(b[offFirstTS:]))
+	h.MaxTimestamp = int64(binary.LittleEndian.Uint64(b[offMaxTS:]))
+	h.Producer = binary.LittleEndian.Uint64(b[offProducer:])
+	h.Sequence = binary.LittleEndian.Uint64(b[offSequence:])
+	if h.Magic != Magic {
+		return h, fmt.Errorf("%w %d", ErrMagic, h.Magic)
+	}
+	if h.Length < HeaderSize-LogOverhead || h.Size() > MaxBatchSize {
+		return h, fmt.Errorf("%w %d", ErrLength, h.Length)
+	}
+	if h.Codec() != CodecNone {
+		return h, fmt.Errorf("%w %d", ErrCodec, h.Codec())
+	}
+	return h, nil
+}
+
+// Check validates a whole batch held in b: header, exact size and CRC. It
+// returns the header and the batch's size, so that a caller can walk a run of
+// batches with b = b[size:].
+func Check(b []byte) (Header, int, error) {
+	h, err := ParseHeader(b)
+	if err != nil {
+		return h, 0, err
+	}
+	size := int(h.Size())
+	if len(b) < size {
+		return h, 0, ErrShort
+	}
+	if crc32.Checksum(b[offFlags:size], castagnoli) != h.CRC {
+		return h, 0, ErrCRC
+	}
+	return h, size, nil
+}
+
+// SetBaseOffset rewrites the base offset of the batch that starts at b[0]. The
+// CRC does not cover it, so nothing else changes.
+func SetBaseOffset(b []byte, base uint64) {
+	binary.LittleEndian.PutUint64(b[offBaseOffset:], base)
+}
+
+// BaseOffset returns the base offset of the batch that starts at b[0].
+func BaseOffset(b []byte) uint64 { return binary.LittleEndian.Uint64(b[offBaseOffset:]) }
