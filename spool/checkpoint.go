@@ -1,0 +1,166 @@
+package spool
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Key names a partition of a stream.
+type Key struct {
+	Stream    string
+	Partition int
+}
+
+func (k Key) String() string { return k.Stream + "/" + strconv.Itoa(k.Partition) }
+
+// Checkpoints stores each consumer's committed offsets, one small file per
+// consumer under checkpoints/, replaced atomically. Retention honours the
+// lowest committed offset of the registered consumers.
+type Checkpoints struct {
+	dir   string
+	spool *Spool
+
+	writeMu   sync.Mutex // orders file writes: a later commit never loses to an earlier one
+	mu        sync.Mutex
+	consumers map[string]map[Key]uint64 // registered consumers only
+}
+
+// ErrBadCheckpoint means a checkpoint file could not be read; the consumer
+// decides where to start (re-sending is better than losing).
+var ErrBadCheckpoint = errors.New("checkpoint file damaged")
+
+type checkpointFile struct {
+	Version int               `json:"version"`
+	Offsets map[string]uint64 `json:"offsets"` // "stream/partition" → next offset to read
+}
+
+// Register makes a consumer count for retention and returns its committed
+// offsets. Until it commits a partition, nothing of that partition is deleted
+// on its account being unknown: it holds retention at 0.
+func (c *Checkpoints) Register(consumer string) (map[Key]uint64, error) {
+	if !validName(consumer) {
+		return nil, fmt.Errorf("consumer name %q: want letters, digits, '_' and '-'", consumer)
+	}
+	offsets, err := c.Load(consumer)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if offsets == nil {
+		offsets = map[Key]uint64{}
+	}
+	c.consumers[consumer] = offsets
+	out := make(map[Key]uint64, len(offsets))
+	for k, v := range offsets {
+		out[k] = v
+	}
+	return out, err
+}
+
+// Unregister stops a consumer from holding retention back (its file stays,
+// for a consumer that comes back).
+func (c *Checkpoints) Unregister(consumer string) {
+	c.mu.Lock()
+	delete(c.consumers, consumer)
+	c.mu.Unlock()
+}
+
+// Load reads a consumer's checkpoint file; a missing file is no offsets.
+func (c *Checkpoints) Load(consumer string) (map[Key]uint64, error) {
+	path := filepath.Join(c.dir, consumer)
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
+	}
+	var f checkpointFile
+	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
+		return nil, fmt.Errorf("read checkpoint %s: %w", path, ErrBadCheckpoint)
+	}
+	out := make(map[Key]uint64, len(f.Offsets))
+	for k, v := range f.Offsets {
+		i := strings.LastIndexByte(k, '/')
+		p, err := strconv.Atoi(k[i+1:])
+		if i < 1 || err != nil {
+			return nil, fmt.Errorf("read checkpoint %s: key %q: %w", path, k, ErrBadCheckpoint)
+		}
+		out[Key{k[:i], p}] = v
+	}
+	return out, nil
+}
+
+// Consumers lists the consumers with a checkpoint file.
+func (c *Checkpoints) Consumers() ([]string, error) {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if validName(e.Name()) && e.Type().IsRegular() {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// Commit records offsets (the next offset to read, per partition) for a
+// registered consumer, durably, then lets retention free what every consumer
+// has now passed.
+func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	cur, ok := c.consumers[consumer]
+	if !ok {
+		c.mu.Unlock()
+		return fmt.Errorf("commit for unregistered consumer %q", consumer)
+	}
+	for k, v := range offsets {
+		cur[k] = v
+	}
+	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(cur))}
+	for k, v := range cur {
+		f.Offsets[k.String()] = v
+	}
+	c.mu.Unlock()
+	b, _ := json.Marshal(f) // map keys are sorted: the file is stable
+	if err := writeFileAtomic(filepath.Join(c.dir, consumer), b); err != nil {
+		return fmt.Errorf("commit checkpoint: %w", err)
+	}
+	keys := make([]Key, 0, len(offsets))
+	for k := range offsets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		if p := c.spool.partition(k); p != nil {
+			p.committed()
+		}
+	}
+	return nil
+}
+
+// min is the lowest committed offset of a partition over the registered
+// consumers; ok is false when there are none.
+func (c *Checkpoints) min(k Key) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.consumers) == 0 {
+		return 0, false
+	}
+	min := ^uint64(0)
+	for _, offsets := range c.consumers {
+		if v := offsets[k]; v < min {
+			min = v
+		}
+	}
+	return min, true
+}

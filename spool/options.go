@@ -1,0 +1,107 @@
+package spool
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// FsyncPolicy says when appended bytes are forced to disk. Appends always reach
+// the page cache, which outlives a killed process; the policy bounds what a
+// power loss may cost.
+type FsyncPolicy string
+
+const (
+	FsyncNever    FsyncPolicy = "never"    // the kernel writes back when it likes
+	FsyncInterval FsyncPolicy = "interval" // every Options.FsyncInterval
+	FsyncAlways   FsyncPolicy = "always"   // before Append returns
+)
+
+// WhenFull says what a full partition does with a new append.
+type WhenFull string
+
+const (
+	// Block makes Append wait (honouring its context) until outputs commit
+	// enough for retention to free space.
+	Block WhenFull = "block"
+	// DropOldest deletes the oldest segment even if unshipped, counted and logged.
+	DropOldest WhenFull = "drop_oldest"
+)
+
+// Options configure a spool. The zero value of a field means its default.
+type Options struct {
+	SegmentBytes  int64         // roll a segment past this size; default 64 MiB
+	SegmentAge    time.Duration // roll a segment this old; default 1h
+	IndexInterval int64         // bytes of batches between index entries; default 64 KiB
+	Fsync         FsyncPolicy   // default interval
+	FsyncInterval time.Duration // default 1s
+	Logger        *zap.Logger   // default no logging
+}
+
+// StreamOptions configure one stream.
+type StreamOptions struct {
+	Partitions int           // default 1; may grow between runs, never shrink
+	MaxBytes   int64         // per stream, split evenly across partitions; 0 = no limit
+	MaxAge     time.Duration // committed segments older than this go; 0 = kept until MaxBytes
+	WhenFull   WhenFull      // default block
+}
+
+// MaxSegmentBytes bounds SegmentBytes: index entries hold 32-bit positions.
+const MaxSegmentBytes = 1 << 30
+
+func (o Options) withDefaults() (Options, error) {
+	if o.SegmentBytes == 0 {
+		o.SegmentBytes = 64 << 20
+	}
+	if o.SegmentAge == 0 {
+		o.SegmentAge = time.Hour
+	}
+	if o.IndexInterval == 0 {
+		o.IndexInterval = 64 << 10
+	}
+	if o.Fsync == "" {
+		o.Fsync = FsyncInterval
+	}
+	if o.FsyncInterval == 0 {
+		o.FsyncInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	switch {
+	case o.SegmentBytes < 4096 || o.SegmentBytes > MaxSegmentBytes:
+		return o, fmt.Errorf("segment size %d: want 4 KiB to 1 GiB", o.SegmentBytes)
+	case o.IndexInterval < 1:
+		return o, fmt.Errorf("index interval %d: want at least 1", o.IndexInterval)
+	case o.SegmentAge < 0 || o.FsyncInterval < 0:
+		return o, fmt.Errorf("negative segment age or fsync interval")
+	}
+	switch o.Fsync {
+	case FsyncNever, FsyncInterval, FsyncAlways:
+	default:
+		return o, fmt.Errorf("fsync policy %q: want never, interval or always", o.Fsync)
+	}
+	return o, nil
+}
+
+func (o StreamOptions) withDefaults(segmentBytes int64) (StreamOptions, error) {
+	if o.Partitions == 0 {
+		o.Partitions = 1
+	}
+	if o.WhenFull == "" {
+		o.WhenFull = Block
+	}
+	switch {
+	case o.Partitions < 1 || o.Partitions > 1024:
+		return o, fmt.Errorf("partitions %d: want 1 to 1024", o.Partitions)
+	case o.WhenFull != Block && o.WhenFull != DropOldest:
+		return o, fmt.Errorf("when_full %q: want block or drop_oldest", o.WhenFull)
+	case o.MaxBytes < 0 || o.MaxAge < 0:
+		return o, fmt.Errorf("negative max_bytes or max_age")
+	case o.MaxBytes > 0 && o.MaxBytes/int64(o.Partitions) < 2*segmentBytes:
+		return o, fmt.Errorf("max_bytes %d over %d partitions leaves less than two segments of %d bytes each",
+			o.MaxBytes, o.Partitions, segmentBytes)
+	}
+	return o, nil
+}

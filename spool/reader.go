@@ -1,0 +1,182 @@
+package spool
+
+import (
+	"errors"
+	"os"
+	"sort"
+
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// Range is a run of whole batches lying contiguously in one segment file: what
+// a shipper hands to sendfile, or reads and decodes. File belongs to the
+// spool: do not close it, and use positioned I/O (ReadAt, sendfile with an
+// offset), never its seek position.
+type Range struct {
+	File    *os.File
+	Pos     int64  // byte position in File
+	Len     int64  // bytes
+	First   uint64 // offset of the first record of the first batch
+	Next    uint64 // offset after the last record of the last batch
+	Batches int
+}
+
+// Reader walks a partition's batches from an offset on, handing out ranges.
+// It keeps its place, so sequential reading costs one header read per batch
+// and no index lookup. A Reader is not safe for concurrent use; any number of
+// readers may read a partition while it is appended to.
+type Reader struct {
+	p    *Partition
+	seg  *segment
+	pos  int64
+	next uint64
+	hdr  [batch.HeaderSize]byte
+}
+
+// NewReader returns a reader positioned at offset from. If from lies inside a
+// batch, the first range starts with that whole batch: ranges are always whole
+// batches, and Range.First says where they start.
+func (p *Partition) NewReader(from uint64) *Reader {
+	return &Reader{p: p, next: from}
+}
+
+// Offset is where the reader continues.
+func (r *Reader) Offset() uint64 { return r.next }
+
+// Next returns the next range of at most maxBytes (but at least one whole
+// batch). It returns ErrNoData at the end of the partition; a *GapError when
+// it had to skip offsets that are gone (the reader has moved past them, call
+// Next again); a *CorruptionError when it skipped damaged bytes (likewise).
+func (r *Reader) Next(maxBytes int64) (Range, error) {
+	if r.seg == nil || r.seg.deleted.Load() {
+		if err := r.locate(); err != nil {
+			return Range{}, err
+		}
+	}
+	for {
+		size := r.seg.size.Load()
+		if r.pos < size {
+			return r.collect(size, maxBytes)
+		}
+		segs := r.p.segments()
+		i := sort.Search(len(segs), func(i int) bool { return segs[i].base > r.seg.base })
+		if i == len(segs) {
+			return Range{}, ErrNoData
+		}
+		// The segment was sealed: its size is final and the next one starts
+		// at its next offset.
+		if r.pos < r.seg.size.Load() {
+			continue
+		}
+		if segs[i].base > r.next {
+			gap := &GapError{From: r.next, To: segs[i].base}
+			r.seg, r.pos, r.next = segs[i], 0, segs[i].base
+			return Range{}, gap
+		}
+		r.seg, r.pos = segs[i], 0
+	}
+}
+
+// locate finds the segment and byte position of r.next.
+func (r *Reader) locate() error {
+	segs := r.p.segments()
+	if r.next < segs[0].base {
+		gap := &GapError{From: r.next, To: segs[0].base}
+		r.next = segs[0].base
+		r.seg, r.pos = segs[0], 0
+		return gap
+	}
+	end := segs[len(segs)-1].next.Load()
+	if r.next > end {
+		gap := &GapError{From: r.next, To: end}
+		r.next = end
+		r.seg, r.pos = segs[len(segs)-1], segs[len(segs)-1].size.Load()
+		return gap
+	}
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > r.next }) - 1
+	s := segs[i]
+	if err := s.loadIndex(r.p.opts.IndexInterval); err != nil {
+		return err
+	}
+	r.seg, r.pos = s, s.lookup(r.next)
+	size := s.size.Load()
+	if h, err := s.readHeader(r.pos, &r.hdr); r.pos > 0 && (err != nil || h.BaseOffset > r.next || h.BaseOffset < s.base) {
+		r.pos = 0 // a damaged index entry: walk from the start of the segment
+	}
+	// Walk headers to the batch that holds r.next.
+	for r.pos < size {
+		h, err := s.readHeader(r.pos, &r.hdr)
+		if err == nil && r.pos+h.Size() > size {
+			err = errors.New("batch runs past the end of the segment")
+		}
+		if err != nil {
+			return r.corrupt(err)
+		}
+		if h.NextOffset() > r.next {
+			return nil
+		}
+		r.pos += h.Size()
+	}
+	return nil
+}
+
+// collect gathers whole batches from r.pos up to limit into one range.
+func (r *Reader) collect(limit, maxBytes int64) (Range, error) {
+	rg := Range{File: r.seg.f, Pos: r.pos}
+	pos, next := r.pos, r.next
+	for pos < limit && (rg.Batches == 0 || pos-r.pos < maxBytes) {
+		h, err := r.seg.readHeader(pos, &r.hdr)
+		if err == nil && (pos+h.Size() > limit || h.NextOffset() <= next && rg.Batches > 0 || h.BaseOffset < r.seg.base) {
+			err = errors.New("batch header out of place")
+		}
+		if err != nil {
+			if rg.Batches > 0 {
+				break // hand out the good part first
+			}
+			return Range{}, r.corrupt(err)
+		}
+		if pos-r.pos+h.Size() > maxBytes && rg.Batches > 0 {
+			break
+		}
+		if rg.Batches == 0 {
+			rg.First = h.BaseOffset
+		}
+		pos += h.Size()
+		next = h.NextOffset()
+		rg.Batches++
+	}
+	rg.Len = pos - r.pos
+	rg.Next = next
+	r.pos, r.next = pos, next
+	return rg, nil
+}
+
+// corrupt skips past damage at r.pos: to the next index entry that points at
+// a good header, or to the end of the segment, and reports what it skipped.
+func (r *Reader) corrupt(cause error) error {
+	e := &CorruptionError{Segment: r.seg.path, Pos: r.pos, Offset: r.next, Err: cause}
+	if errors.Is(cause, os.ErrClosed) {
+		// The segment was deleted under us (drop_oldest): start again.
+		r.seg = nil
+		return e
+	}
+	_ = r.seg.loadIndex(r.p.opts.IndexInterval)
+	from := r.pos
+	for {
+		q, off := r.seg.nextIndexed(from)
+		if q < 0 {
+			break
+		}
+		if h, err := r.seg.readHeader(q, &r.hdr); err == nil && h.BaseOffset == off {
+			e.Skipped = q - r.pos
+			r.pos, r.next = q, off
+			return e
+		}
+		from = q
+	}
+	size := r.seg.size.Load()
+	e.Skipped = size - r.pos
+	r.pos = size
+	// r.next stays: the next segment's base tells the gap on the next call.
+	return e
+}

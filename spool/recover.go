@@ -1,0 +1,329 @@
+package spool
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// openPartition opens the segments of a partition directory and recovers its
+// tail. Sealed segments are only stat'ed; the active one is read from its last
+// index entry on, so opening does not take longer as the spool grows.
+func openPartition(st *Stream, id int, dir string) (*Partition, error) {
+	p := &Partition{
+		stream: st, id: id, dir: dir, opts: &st.spool.opts,
+		log:    st.spool.log.With(zap.String("stream", st.name), zap.Int("partition", id)),
+		notify: make(chan struct{}), space: make(chan struct{}),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open partition %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open partition %s: %w", dir, err)
+	}
+	var bases []uint64
+	for _, e := range entries {
+		if base, ok := parseSegmentName(e.Name(), logSuffix); ok {
+			bases = append(bases, base)
+		} else if strings.Contains(e.Name(), ".tmp") {
+			os.Remove(filepath.Join(dir, e.Name())) // a write that never got renamed
+		}
+	}
+	slices.Sort(bases)
+	if len(bases) == 0 {
+		s, err := createSegment(dir, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open partition %s: %w", dir, err)
+		}
+		p.segs = []*segment{s}
+		return p, nil
+	}
+	for i, base := range bases {
+		s, err := openSegment(dir, base, i == len(bases)-1)
+		if err != nil {
+			p.closeSegments()
+			return nil, err
+		}
+		if i < len(bases)-1 {
+			s.next.Store(bases[i+1])
+			if s.size.Load() == 0 { // left by a crash during a roll
+				s.f.Close()
+				removeSegmentFiles(s)
+				continue
+			}
+		}
+		p.segs = append(p.segs, s)
+		p.bytes.Add(s.size.Load())
+	}
+	p.removeOrphans(entries)
+	if err := p.recoverActive(); err != nil {
+		p.closeSegments()
+		return nil, err
+	}
+	return p, nil
+}
+
+func openSegment(dir string, base uint64, active bool) (*segment, error) {
+	s := &segment{base: base, path: segmentName(dir, base, logSuffix), created: time.Now()}
+	flag := os.O_RDONLY
+	if active {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(s.path, flag, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open segment %s: %w", s.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open segment %s: %w", s.path, err)
+	}
+	s.f = f
+	s.size.Store(fi.Size())
+	s.modTime.Store(fi.ModTime().UnixNano())
+	return s, nil
+}
+
+// removeOrphans deletes index and snapshot files whose segment is gone, except
+// the snapshot for the next segment, which a roll writes first.
+func (p *Partition) removeOrphans(entries []os.DirEntry) {
+	have := make(map[uint64]bool, len(p.segs))
+	for _, s := range p.segs {
+		have[s.base] = true
+	}
+	for _, e := range entries {
+		for _, suf := range []string{indexSuffix, producerSuffix} {
+			if base, ok := parseSegmentName(e.Name(), suf); ok && !have[base] {
+				os.Remove(filepath.Join(p.dir, e.Name()))
+			}
+		}
+	}
+}
+
+// recoverActive reads the active segment from its last good index entry on,
+// checking each batch's length and CRC. At the first damaged batch it looks
+// for a good batch further on; if there is one, the damage is a hole that
+// readers skip, otherwise it is a torn tail, cut off and reported.
+func (p *Partition) recoverActive() error {
+	s := p.segs[len(p.segs)-1]
+	size := s.size.Load()
+	var hdr [batch.HeaderSize]byte
+
+	idxBytes, _ := os.ReadFile(s.indexPath())
+	p.stats.recoveryRead.Add(int64(len(idxBytes)))
+	idx := decodeIndex(idxBytes, size)
+	for len(idx) > 0 { // the last entries may point at a torn tail
+		e := idx[len(idx)-1]
+		h, err := s.readHeader(int64(e.pos), &hdr)
+		p.stats.recoveryRead.Add(batch.HeaderSize)
+		if err == nil && h.BaseOffset == s.base+uint64(e.rel) && int64(e.pos)+h.Size() <= size {
+			break
+		}
+		idx = idx[:len(idx)-1]
+	}
+	start, next := int64(0), s.base
+	if len(idx) > 0 {
+		start, next = int64(idx[len(idx)-1].pos), s.base+uint64(idx[len(idx)-1].rel)
+	}
+	if err := p.loadProducers(start); err != nil {
+		return err
+	}
+
+	sc := tailScan{p: p, s: s, size: size, pos: start, next: next, idx: idx}
+	if err := sc.run(); err != nil {
+		return err
+	}
+	changed := len(idx) != len(sc.idx) || len(idxBytes) != len(idx)*indexEntrySize
+	s.idx, s.idxOK = sc.idx, true
+	if len(s.idx) > 0 {
+		s.idxPos = int64(s.idx[len(s.idx)-1].pos)
+	}
+	if sc.pos < size {
+		cut := size - sc.pos
+		if err := s.f.Truncate(sc.pos); err != nil {
+			return fmt.Errorf("truncate segment %s: %w", s.path, err)
+		}
+		p.bytes.Add(-cut)
+		p.stats.recoveryCutBytes.Add(cut)
+		p.log.Warn("torn or corrupt tail cut",
+			zap.String("segment", s.path), zap.Int64("pos", sc.pos), zap.Int64("bytes_cut", cut),
+			zap.Uint64("first_offset_lost", sc.next), zap.Error(sc.cause))
+	}
+	s.size.Store(sc.pos)
+	s.next.Store(sc.next)
+	if changed {
+		var b []byte
+		for _, e := range s.idx {
+			b = appendIndexEntry(b, e)
+		}
+		if err := writeFileAtomic(s.indexPath(), b); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(s.indexPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("open index %s: %w", s.indexPath(), err)
+	}
+	s.idxFile = f
+	return nil
+}
+
+// tailScan walks batches from pos, checking CRCs.
+type tailScan struct {
+	p     *Partition
+	s     *segment
+	size  int64
+	pos   int64
+	next  uint64
+	idx   []indexEntry
+	buf   []byte
+	cause error
+}
+
+func (sc *tailScan) run() error {
+	lastIdx := sc.pos
+	for sc.pos < sc.size {
+		h, err := sc.check(sc.pos, sc.next, true)
+		if err != nil {
+			q, hq, ok := sc.resync(sc.pos + 1)
+			if !ok {
+				sc.cause = err
+				return nil
+			}
+			sc.p.log.Warn("corrupt batch skipped in the middle of a segment",
+				zap.String("segment", sc.s.path), zap.Int64("pos", sc.pos), zap.Int64("bytes", q-sc.pos),
+				zap.Uint64("first_offset_lost", sc.next), zap.Uint64("resume_offset", hq.BaseOffset), zap.Error(err))
+			sc.pos, h = q, hq
+			sc.idx = append(sc.idx, indexEntry{rel: uint32(h.BaseOffset - sc.s.base), pos: uint32(q)})
+			lastIdx = q
+		} else if sc.pos > 0 && sc.pos-lastIdx >= sc.p.opts.IndexInterval {
+			sc.idx = append(sc.idx, indexEntry{rel: uint32(h.BaseOffset - sc.s.base), pos: uint32(sc.pos)})
+			lastIdx = sc.pos
+		}
+		sc.p.producer.record(h.Producer, h.Sequence, h.NextOffset())
+		sc.pos += h.Size()
+		sc.next = h.NextOffset()
+	}
+	return nil
+}
+
+// check reads and validates the whole batch at pos. With exact, its base must
+// be want; otherwise at least want.
+func (sc *tailScan) check(pos int64, want uint64, exact bool) (batch.Header, error) {
+	var hdr [batch.HeaderSize]byte
+	if sc.size-pos < batch.HeaderSize {
+		return batch.Header{}, batch.ErrShort
+	}
+	h, err := sc.s.readHeader(pos, &hdr)
+	sc.p.stats.recoveryRead.Add(batch.HeaderSize)
+	switch {
+	case err != nil:
+		return h, err
+	case pos+h.Size() > sc.size:
+		return h, batch.ErrShort
+	case h.BaseOffset < want || (exact && h.BaseOffset != want) || h.BaseOffset-want > 1<<32:
+		return h, fmt.Errorf("base offset %d, want %d", h.BaseOffset, want)
+	}
+	if int64(cap(sc.buf)) < h.Size() {
+		sc.buf = make([]byte, h.Size())
+	}
+	b := sc.buf[:h.Size()]
+	if _, err := sc.s.f.ReadAt(b, pos); err != nil {
+		return h, err
+	}
+	sc.p.stats.recoveryRead.Add(h.Size())
+	_, _, err = batch.Check(b)
+	return h, err
+}
+
+// resync finds the first good batch at or after from. It is only called on
+// damage, so it may look at every byte of the rest of the segment.
+func (sc *tailScan) resync(from int64) (int64, batch.Header, bool) {
+	var chunk [64 << 10]byte
+	for base := from; base+batch.HeaderSize <= sc.size; base += int64(len(chunk)) - batch.HeaderSize {
+		n, err := sc.s.f.ReadAt(chunk[:], base)
+		if err != nil && n < batch.HeaderSize {
+			return 0, batch.Header{}, false
+		}
+		sc.p.stats.recoveryRead.Add(int64(n))
+		for i := 0; i+batch.HeaderSize <= n; i++ {
+			if chunk[i+batch.LogOverhead] != batch.Magic {
+				continue
+			}
+			if h, err := batch.ParseHeader(chunk[i:n]); err != nil || h.BaseOffset < sc.next {
+				continue
+			}
+			if h, err := sc.check(base+int64(i), sc.next, false); err == nil {
+				return base + int64(i), h, true
+			}
+		}
+		if n < len(chunk) {
+			break
+		}
+	}
+	return 0, batch.Header{}, false
+}
+
+// loadProducers rebuilds the producer table: the snapshot written when the
+// active segment was created, then the headers of the active segment up to
+// end (the CRC scan of the tail records the rest). Without a usable snapshot
+// it walks back to an older one, or to the start, and says so.
+func (p *Partition) loadProducers(end int64) error {
+	i := len(p.segs) - 1
+	for ; i >= 0; i-- {
+		m, err := loadSnapshot(segmentName(p.dir, p.segs[i].base, producerSuffix), p.segs[i].base)
+		if err == nil {
+			p.producer.m = m
+			break
+		}
+		if i > 0 || !errors.Is(err, os.ErrNotExist) || p.segs[0].base != 0 {
+			p.log.Warn("producer snapshot unusable; rebuilding from older segments",
+				zap.String("segment", p.segs[i].path), zap.Error(err))
+		}
+	}
+	if i < 0 {
+		i = 0
+	}
+	var hdr [batch.HeaderSize]byte
+	for ; i < len(p.segs); i++ {
+		s := p.segs[i]
+		limit := s.size.Load()
+		if i == len(p.segs)-1 {
+			limit = end
+		}
+		for pos := int64(0); pos < limit; {
+			h, err := s.readHeader(pos, &hdr)
+			p.stats.recoveryRead.Add(batch.HeaderSize)
+			if err != nil {
+				break // damage: the reader reports it; dedup only loses memory of older batches
+			}
+			p.producer.record(h.Producer, h.Sequence, h.NextOffset())
+			pos += h.Size()
+		}
+	}
+	return nil
+}
+
+func (p *Partition) closeSegments() {
+	for _, s := range p.segs {
+		s.f.Close()
+		if s.idxFile != nil {
+			s.idxFile.Close()
+		}
+	}
+}
+
+func removeSegmentFiles(s *segment) {
+	os.Remove(s.path)
+	os.Remove(s.indexPath())
+	os.Remove(strings.TrimSuffix(s.path, logSuffix) + producerSuffix)
+}
