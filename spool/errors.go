@@ -25,6 +25,7 @@ type CorruptionError struct {
 	Pos     int64  // byte position of the damage
 	Offset  uint64 // first offset that may be lost
 	Skipped int64  // bytes skipped to resynchronise, if any
+	Resume  uint64 // offset the reader continues at
 	Err     error
 }
 

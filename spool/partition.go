@@ -30,6 +30,7 @@ type Partition struct {
 	idxBuf   []byte
 	dirty    atomic.Bool // unsynced appends in the active segment
 	bytes    atomic.Int64
+	pending  atomic.Int64 // size of an append waiting for space
 	producer producerTable
 
 	notifyMu sync.Mutex

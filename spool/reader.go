@@ -2,6 +2,7 @@ package spool
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sort"
 
@@ -73,7 +74,9 @@ func (r *Reader) Next(maxBytes int64) (Range, error) {
 			r.seg, r.pos, r.next = segs[i], 0, segs[i].base
 			return Range{}, gap
 		}
-		r.seg, r.pos = segs[i], 0
+		// The segment's name is the authority on its base: a damaged count
+		// in the batch before must not shift the offsets of this one.
+		r.seg, r.pos, r.next = segs[i], 0, segs[i].base
 	}
 }
 
@@ -98,49 +101,72 @@ func (r *Reader) locate() error {
 	if err := s.loadIndex(r.p.opts.IndexInterval); err != nil {
 		return err
 	}
-	r.seg, r.pos = s, s.lookup(r.next)
-	size := s.size.Load()
-	if h, err := s.readHeader(r.pos, &r.hdr); r.pos > 0 && (err != nil || h.BaseOffset > r.next || h.BaseOffset < s.base) {
-		r.pos = 0 // a damaged index entry: walk from the start of the segment
+	pos, want := s.lookup(r.next)
+	if _, err := r.headerIn(s, pos, want, s.size.Load()); pos > 0 && err != nil {
+		pos, want = 0, s.base // a damaged index entry: walk from the start
 	}
-	// Walk headers to the batch that holds r.next.
+	r.seg, r.pos = s, pos
+	// Walk headers to the batch that holds r.next. Every header must carry
+	// the base offset its predecessor ends at: base_offset is outside the
+	// CRC, so continuity is what vouches for it.
+	size := s.size.Load()
+	prevPos, prevWant := int64(-1), want
 	for r.pos < size {
-		h, err := s.readHeader(r.pos, &r.hdr)
-		if err == nil && r.pos+h.Size() > size {
-			err = errors.New("batch runs past the end of the segment")
-		}
+		h, err := r.header(r.pos, want, size)
 		if err != nil {
+			if prevPos >= 0 && !s.crcOK(prevPos) {
+				// The batch walked past is the damaged one (its length or
+				// count field lied): the loss starts there.
+				r.pos, want = prevPos, prevWant
+			}
+			r.next = want
 			return r.corrupt(err)
 		}
 		if h.NextOffset() > r.next {
+			r.next = h.BaseOffset // ranges start at whole batches
 			return nil
 		}
+		prevPos, prevWant = r.pos, want
 		r.pos += h.Size()
+		want = h.NextOffset()
 	}
 	return nil
 }
 
-// collect gathers whole batches from r.pos up to limit into one range.
+// collect gathers whole batches from r.pos up to limit into one range. Every
+// header is checked before the batch before it is handed out: a batch whose
+// length field was damaged shows itself by a bad header after it, and is then
+// checked by CRC before anything is decided.
 func (r *Reader) collect(limit, maxBytes int64) (Range, error) {
 	rg := Range{File: r.seg.f, Pos: r.pos}
 	pos, next := r.pos, r.next
-	for pos < limit && (rg.Batches == 0 || pos-r.pos < maxBytes) {
-		h, err := r.seg.readHeader(pos, &r.hdr)
-		if err == nil && (pos+h.Size() > limit || h.NextOffset() <= next && rg.Batches > 0 || h.BaseOffset < r.seg.base) {
-			err = errors.New("batch header out of place")
-		}
+	var lastPos int64
+	var lastBase uint64
+	for pos < limit {
+		h, err := r.header(pos, next, limit)
 		if err != nil {
-			if rg.Batches > 0 {
-				break // hand out the good part first
+			if rg.Batches == 0 {
+				return Range{}, r.corrupt(err)
 			}
-			return Range{}, r.corrupt(err)
+			if !r.seg.crcOK(lastPos) {
+				// The previous batch is the damaged one: leave it out, and
+				// report it on the next call.
+				rg.Batches--
+				pos, next = lastPos, lastBase
+				if rg.Batches == 0 {
+					r.pos, r.next = pos, next
+					return Range{}, r.corrupt(err)
+				}
+			}
+			break
 		}
-		if pos-r.pos+h.Size() > maxBytes && rg.Batches > 0 {
+		if rg.Batches > 0 && pos-r.pos+h.Size() > maxBytes {
 			break
 		}
 		if rg.Batches == 0 {
 			rg.First = h.BaseOffset
 		}
+		lastPos, lastBase = pos, next
 		pos += h.Size()
 		next = h.NextOffset()
 		rg.Batches++
@@ -149,6 +175,25 @@ func (r *Reader) collect(limit, maxBytes int64) (Range, error) {
 	rg.Next = next
 	r.pos, r.next = pos, next
 	return rg, nil
+}
+
+// header reads the header at pos and checks that it fits the segment and
+// carries the expected base offset.
+func (r *Reader) header(pos int64, want uint64, limit int64) (batch.Header, error) {
+	return r.headerIn(r.seg, pos, want, limit)
+}
+
+func (r *Reader) headerIn(s *segment, pos int64, want uint64, limit int64) (batch.Header, error) {
+	h, err := s.readHeader(pos, &r.hdr)
+	switch {
+	case err != nil:
+		return h, err
+	case pos+h.Size() > limit:
+		return h, errors.New("batch runs past the end of the segment")
+	case h.BaseOffset != want:
+		return h, fmt.Errorf("batch has base offset %d, want %d", h.BaseOffset, want)
+	}
+	return h, nil
 }
 
 // corrupt skips past damage at r.pos: to the next index entry that points at
@@ -169,14 +214,19 @@ func (r *Reader) corrupt(cause error) error {
 		}
 		if h, err := r.seg.readHeader(q, &r.hdr); err == nil && h.BaseOffset == off {
 			e.Skipped = q - r.pos
+			e.Resume = off
 			r.pos, r.next = q, off
 			return e
 		}
 		from = q
 	}
-	size := r.seg.size.Load()
+	// Nothing to resynchronise on: skip the rest of the segment. Size and next
+	// offset are read together under the append lock.
+	r.p.mu.Lock()
+	size, next := r.seg.size.Load(), r.seg.next.Load()
+	r.p.mu.Unlock()
 	e.Skipped = size - r.pos
-	r.pos = size
-	// r.next stays: the next segment's base tells the gap on the next call.
+	r.pos, r.next = size, next
+	e.Resume = next
 	return e
 }

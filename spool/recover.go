@@ -216,61 +216,18 @@ func (sc *tailScan) run() error {
 	return nil
 }
 
-// check reads and validates the whole batch at pos. With exact, its base must
-// be want; otherwise at least want.
+// check reads and validates the whole batch at pos, counting what it reads.
 func (sc *tailScan) check(pos int64, want uint64, exact bool) (batch.Header, error) {
-	var hdr [batch.HeaderSize]byte
-	if sc.size-pos < batch.HeaderSize {
-		return batch.Header{}, batch.ErrShort
-	}
-	h, err := sc.s.readHeader(pos, &hdr)
-	sc.p.stats.recoveryRead.Add(batch.HeaderSize)
-	switch {
-	case err != nil:
-		return h, err
-	case pos+h.Size() > sc.size:
-		return h, batch.ErrShort
-	case h.BaseOffset < want || (exact && h.BaseOffset != want) || h.BaseOffset-want > 1<<32:
-		return h, fmt.Errorf("base offset %d, want %d", h.BaseOffset, want)
-	}
-	if int64(cap(sc.buf)) < h.Size() {
-		sc.buf = make([]byte, h.Size())
-	}
-	b := sc.buf[:h.Size()]
-	if _, err := sc.s.f.ReadAt(b, pos); err != nil {
-		return h, err
-	}
-	sc.p.stats.recoveryRead.Add(h.Size())
-	_, _, err = batch.Check(b)
+	h, n, err := sc.s.checkBatch(pos, sc.size, want, exact, &sc.buf)
+	sc.p.stats.recoveryRead.Add(n)
 	return h, err
 }
 
-// resync finds the first good batch at or after from. It is only called on
-// damage, so it may look at every byte of the rest of the segment.
+// resync finds the first good batch after damage at from-1.
 func (sc *tailScan) resync(from int64) (int64, batch.Header, bool) {
-	var chunk [64 << 10]byte
-	for base := from; base+batch.HeaderSize <= sc.size; base += int64(len(chunk)) - batch.HeaderSize {
-		n, err := sc.s.f.ReadAt(chunk[:], base)
-		if err != nil && n < batch.HeaderSize {
-			return 0, batch.Header{}, false
-		}
-		sc.p.stats.recoveryRead.Add(int64(n))
-		for i := 0; i+batch.HeaderSize <= n; i++ {
-			if chunk[i+batch.LogOverhead] != batch.Magic {
-				continue
-			}
-			if h, err := batch.ParseHeader(chunk[i:n]); err != nil || h.BaseOffset < sc.next {
-				continue
-			}
-			if h, err := sc.check(base+int64(i), sc.next, false); err == nil {
-				return base + int64(i), h, true
-			}
-		}
-		if n < len(chunk) {
-			break
-		}
-	}
-	return 0, batch.Header{}, false
+	q, h, n, ok := sc.s.resync(from, sc.size, sc.next, &sc.buf)
+	sc.p.stats.recoveryRead.Add(n)
+	return q, h, ok
 }
 
 // loadProducers rebuilds the producer table: the snapshot written when the

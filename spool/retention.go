@@ -46,7 +46,7 @@ func (p *Partition) retain(now time.Time) bool {
 		min, ok := p.stream.spool.ckpt.min(Key{p.stream.name, p.id})
 		committed := !ok || min >= old.next.Load()
 		aged := p.stream.opts.MaxAge > 0 && now.Sub(time.Unix(0, old.modTime.Load())) > p.stream.opts.MaxAge
-		over := p.budget() > 0 && p.bytes.Load() > p.budget()
+		over := p.budget() > 0 && p.bytes.Load()+p.pending.Load() > p.budget()
 		if !committed || !(aged || over) {
 			return freed
 		}
@@ -85,6 +85,7 @@ func (p *Partition) makeSpace(ctx context.Context, n int64) error {
 		}
 		ch := p.waitChan(&p.space)
 		p.stats.blocked.Add(1)
+		p.pending.Store(n) // lets a commit's retention free room for this append
 		p.mu.Unlock()
 		var err error
 		select {
@@ -95,6 +96,7 @@ func (p *Partition) makeSpace(ctx context.Context, n int64) error {
 			err = ErrClosed
 		}
 		p.mu.Lock()
+		p.pending.Store(0)
 		p.stats.blocked.Add(-1)
 		if err != nil {
 			return err

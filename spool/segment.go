@@ -76,8 +76,9 @@ func (s *segment) readHeader(pos int64, buf *[batch.HeaderSize]byte) (batch.Head
 	return batch.ParseHeader(buf[:])
 }
 
-// lookup returns the position of the last indexed batch at or before off.
-func (s *segment) lookup(off uint64) int64 {
+// lookup returns the position and base offset of the last indexed batch at or
+// before off, or the start of the segment.
+func (s *segment) lookup(off uint64) (int64, uint64) {
 	rel := uint32(off - s.base)
 	s.idxMu.Lock()
 	idx := s.idx
@@ -92,9 +93,9 @@ func (s *segment) lookup(off uint64) int64 {
 		}
 	}
 	if lo == 0 {
-		return 0
+		return 0, s.base
 	}
-	return int64(idx[lo-1].pos)
+	return int64(idx[lo-1].pos), s.base + uint64(idx[lo-1].rel)
 }
 
 // nextIndexed returns the first indexed position after pos, or -1.
@@ -133,8 +134,9 @@ func appendIndexEntry(b []byte, e indexEntry) []byte {
 	return binary.LittleEndian.AppendUint32(b, e.pos)
 }
 
-// loadIndex makes the index of a sealed segment usable: read, checked against
-// the log, rebuilt from the log's headers if it is missing or disagrees.
+// loadIndex makes the index of a sealed segment usable: read, each entry
+// checked against the log (a wrong one is dropped), rebuilt from the log's
+// headers if it is missing.
 func (s *segment) loadIndex(interval int64) error {
 	s.idxMu.Lock()
 	defer s.idxMu.Unlock()
@@ -143,61 +145,134 @@ func (s *segment) loadIndex(interval int64) error {
 	}
 	size := s.size.Load()
 	b, err := os.ReadFile(s.indexPath())
-	idx := decodeIndex(b, size)
-	if err == nil && s.indexAgrees(idx) {
-		s.idx, s.idxOK = idx, true
-		return nil
-	}
-	idx, err = s.rebuildIndex(interval)
-	if err != nil {
-		return err
+	idx := s.agreeing(decodeIndex(b, size))
+	if err != nil || (len(idx) == 0 && size > 2*interval) {
+		idx = s.rebuildIndex(interval)
 	}
 	s.idx, s.idxOK = idx, true
+	if len(idx)*indexEntrySize == len(b) {
+		return nil
+	}
 	var out []byte
 	for _, e := range idx {
 		out = appendIndexEntry(out, e)
 	}
-	// A failure to write only costs the next process a rebuild.
+	// A failure to write only costs the next process another check.
 	_ = writeFileAtomic(s.indexPath(), out)
 	return nil
 }
 
-// indexAgrees spot-checks entries: the first, the middle and the last must
-// point at a batch with the offset they claim.
-func (s *segment) indexAgrees(idx []indexEntry) bool {
-	if len(idx) == 0 {
-		return true
-	}
+// agreeing keeps the entries that point at a batch header carrying the offset
+// they claim. Either side may be the damaged one; a dropped entry costs only
+// lookup speed, a wrong one would send readers to the wrong batch.
+func (s *segment) agreeing(idx []indexEntry) []indexEntry {
 	var buf [batch.HeaderSize]byte
-	for _, i := range []int{0, len(idx) / 2, len(idx) - 1} {
-		h, err := s.readHeader(int64(idx[i].pos), &buf)
-		if err != nil || h.BaseOffset != s.base+uint64(idx[i].rel) {
-			return false
+	out := idx[:0]
+	for _, e := range idx {
+		h, err := s.readHeader(int64(e.pos), &buf)
+		if err == nil && h.BaseOffset == s.base+uint64(e.rel) {
+			out = append(out, e)
 		}
 	}
-	return true
+	return out
 }
 
-// rebuildIndex walks the batch headers of the segment. It stops at the first
-// header that does not parse: the reader resynchronises past damage on its own.
-func (s *segment) rebuildIndex(interval int64) ([]indexEntry, error) {
+// rebuildIndex walks the batch headers of the segment, each of which must
+// start where its predecessor ended. Past damage it looks for the next batch
+// that passes its CRC, so that readers can resynchronise there.
+func (s *segment) rebuildIndex(interval int64) []indexEntry {
 	var (
 		idx  []indexEntry
 		buf  [batch.HeaderSize]byte
+		scr  []byte
 		pos  int64
 		last int64
+		want = s.base
 		size = s.size.Load()
 	)
 	for pos < size {
 		h, err := s.readHeader(pos, &buf)
-		if err != nil || h.BaseOffset < s.base || pos+h.Size() > size {
-			break
+		if err != nil || h.BaseOffset != want || pos+h.Size() > size {
+			q, hq, _, ok := s.resync(pos+1, size, want, &scr)
+			if !ok {
+				break
+			}
+			pos, h, last = q, hq, q-interval
 		}
 		if pos > 0 && pos-last >= interval {
 			idx = append(idx, indexEntry{rel: uint32(h.BaseOffset - s.base), pos: uint32(pos)})
 			last = pos
 		}
 		pos += h.Size()
+		want = h.NextOffset()
 	}
-	return idx, nil
+	return idx
+}
+
+// checkBatch reads and validates the whole batch at pos, which must end by
+// size. With exact its base must be want; otherwise at least want and not
+// absurdly far past it. It returns the bytes it read.
+func (s *segment) checkBatch(pos, size int64, want uint64, exact bool, scratch *[]byte) (batch.Header, int64, error) {
+	var hdr [batch.HeaderSize]byte
+	if size-pos < batch.HeaderSize {
+		return batch.Header{}, 0, batch.ErrShort
+	}
+	h, err := s.readHeader(pos, &hdr)
+	switch {
+	case err != nil:
+		return h, batch.HeaderSize, err
+	case pos+h.Size() > size:
+		return h, batch.HeaderSize, batch.ErrShort
+	case h.BaseOffset < want || (exact && h.BaseOffset != want) || h.BaseOffset-want > 1<<32:
+		return h, batch.HeaderSize, fmt.Errorf("base offset %d, want %d", h.BaseOffset, want)
+	}
+	if int64(cap(*scratch)) < h.Size() {
+		*scratch = make([]byte, h.Size())
+	}
+	b := (*scratch)[:h.Size()]
+	if _, err := s.f.ReadAt(b, pos); err != nil {
+		return h, batch.HeaderSize, err
+	}
+	_, _, err = batch.Check(b)
+	return h, batch.HeaderSize + h.Size(), err
+}
+
+// resync finds the first good batch at or after from whose base is at least
+// want. It is only called on damage, so it may look at every byte up to size.
+// It returns the bytes it read.
+func (s *segment) resync(from, size int64, want uint64, scratch *[]byte) (int64, batch.Header, int64, bool) {
+	var chunk [64 << 10]byte
+	var read int64
+	for base := from; base+batch.HeaderSize <= size; base += int64(len(chunk)) - batch.HeaderSize {
+		n, err := s.f.ReadAt(chunk[:min(int64(len(chunk)), size-base)], base)
+		read += int64(n)
+		if err != nil && n < batch.HeaderSize {
+			return 0, batch.Header{}, read, false
+		}
+		for i := 0; i+batch.HeaderSize <= n; i++ {
+			if chunk[i+batch.LogOverhead] != batch.Magic {
+				continue
+			}
+			if h, err := batch.ParseHeader(chunk[i:n]); err != nil || h.BaseOffset < want {
+				continue
+			}
+			h, m, err := s.checkBatch(base+int64(i), size, want, false, scratch)
+			read += m
+			if err == nil {
+				return base + int64(i), h, read, true
+			}
+		}
+		if n < len(chunk) {
+			break
+		}
+	}
+	return 0, batch.Header{}, read, false
+}
+
+// crcOK reports whether the whole batch at pos is intact. Readers call it only
+// when something near pos looks damaged.
+func (s *segment) crcOK(pos int64) bool {
+	var scratch []byte
+	_, _, err := s.checkBatch(pos, s.size.Load(), s.base, false, &scratch)
+	return err == nil
 }
