@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
+	"sync/atomic"
 )
 
 // producerTable holds, per producer, the highest sequence stored in a
@@ -77,8 +78,9 @@ func (t *producerTable) writeSnapshot(path string, base, oldest uint64) error {
 var errBadSnapshot = errors.New("bad producer snapshot")
 
 // loadSnapshot reads a snapshot written for offset base.
-func loadSnapshot(path string, base uint64) (map[uint64]producerEntry, error) {
+func loadSnapshot(path string, base uint64, read *atomic.Int64) (map[uint64]producerEntry, error) {
 	b, err := os.ReadFile(path)
+	read.Add(int64(len(b)))
 	if err != nil {
 		return nil, err
 	}

@@ -237,7 +237,7 @@ func (sc *tailScan) resync(from int64) (int64, batch.Header, bool) {
 func (p *Partition) loadProducers(end int64) error {
 	i := len(p.segs) - 1
 	for ; i >= 0; i-- {
-		m, err := loadSnapshot(segmentName(p.dir, p.segs[i].base, producerSuffix), p.segs[i].base)
+		m, err := loadSnapshot(segmentName(p.dir, p.segs[i].base, producerSuffix), p.segs[i].base, &p.stats.recoveryRead)
 		if err == nil {
 			p.producer.m = m
 			break
