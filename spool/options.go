@@ -70,8 +70,8 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = zap.NewNop()
 	}
 	switch {
-	case o.SegmentBytes < 4096 || o.SegmentBytes > MaxSegmentBytes:
-		return o, fmt.Errorf("segment size %d: want 4 KiB to 1 GiB", o.SegmentBytes)
+	case o.SegmentBytes < 1024 || o.SegmentBytes > MaxSegmentBytes:
+		return o, fmt.Errorf("segment size %d: want 1 KiB to 1 GiB", o.SegmentBytes)
 	case o.IndexInterval < 1:
 		return o, fmt.Errorf("index interval %d: want at least 1", o.IndexInterval)
 	case o.SegmentAge < 0 || o.FsyncInterval < 0:

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -142,7 +141,7 @@ func (p *Partition) Append(ctx context.Context, b []byte) (AppendResult, error) 
 	p.stats.appendedBytes.Add(uint64(len(b)))
 	switch p.opts.Fsync {
 	case FsyncAlways:
-		if err := unix.Fdatasync(int(active.f.Fd())); err != nil {
+		if err := fdatasync(active.f); err != nil {
 			return res, fmt.Errorf("fsync %s: %w", active.path, err)
 		}
 	case FsyncInterval:
@@ -299,7 +298,7 @@ func (p *Partition) sync() error {
 		return nil
 	}
 	s := p.active()
-	if err := unix.Fdatasync(int(s.f.Fd())); err != nil {
+	if err := fdatasync(s.f); err != nil {
 		p.dirty.Store(true)
 		return fmt.Errorf("fsync %s: %w", s.path, err)
 	}

@@ -227,7 +227,7 @@ func (s *Spool) syncSealed() {
 			_ = t.idx.Sync()
 			t.idx.Close()
 		}
-		if err := unix.Fdatasync(int(t.seg.f.Fd())); err != nil && !t.seg.deleted.Load() {
+		if err := fdatasync(t.seg.f); err != nil && !t.seg.deleted.Load() {
 			s.log.Warn("fsync of rolled segment failed", zap.String("segment", t.seg.path), zap.Error(err))
 		}
 	}
