@@ -20,6 +20,21 @@ type Key struct {
 
 func (k Key) String() string { return k.Stream + "/" + strconv.Itoa(k.Partition) }
 
+// MarshalText writes a key as "stream/partition", as checkpoint files do.
+func (k Key) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText reads "stream/partition".
+func (k *Key) UnmarshalText(b []byte) error {
+	s := string(b)
+	i := strings.LastIndexByte(s, '/')
+	p, err := strconv.Atoi(s[i+1:])
+	if i < 1 || err != nil || p < 0 {
+		return fmt.Errorf("bad partition key %q: want stream/N", s)
+	}
+	*k = Key{s[:i], p}
+	return nil
+}
+
 // Checkpoints stores each consumer's committed offsets, one small file per
 // consumer under checkpoints/, replaced atomically. Retention honours the
 // lowest committed offset of the registered consumers.
@@ -86,12 +101,11 @@ func (c *Checkpoints) Load(consumer string) (map[Key]uint64, error) {
 	}
 	out := make(map[Key]uint64, len(f.Offsets))
 	for k, v := range f.Offsets {
-		i := strings.LastIndexByte(k, '/')
-		p, err := strconv.Atoi(k[i+1:])
-		if i < 1 || err != nil {
-			return nil, fmt.Errorf("read checkpoint %s: key %q: %w", path, k, ErrBadCheckpoint)
+		var key Key
+		if err := key.UnmarshalText([]byte(k)); err != nil {
+			return nil, fmt.Errorf("read checkpoint %s: %v: %w", path, err, ErrBadCheckpoint)
 		}
-		out[Key{k[:i], p}] = v
+		out[key] = v
 	}
 	return out, nil
 }
