@@ -44,33 +44,53 @@ func BenchmarkAppendVsWrite(b *testing.B) {
 	st, _ := s.Stream("bench", StreamOptions{})
 	p := st.Partition(0)
 	buf, records := benchBatchN(256 << 10)
-	plain, err := os.Create(filepath.Join(dir, "plain.out"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer plain.Close()
+	// The baseline writes the same bytes to files that it replaces every
+	// 64 MiB, as the spool rolls segments.
+	var plain *os.File
 	var written int64
+	newPlain := func() {
+		if plain != nil {
+			plain.Close()
+			os.Remove(plain.Name())
+		}
+		var err error
+		if plain, err = os.Create(filepath.Join(dir, fmt.Sprintf("plain-%d.out", time.Now().UnixNano()))); err != nil {
+			b.Fatal(err)
+		}
+		written = 0
+	}
+	newPlain()
+	defer func() { plain.Close() }()
 	var tSpool, tPlain time.Duration
 	ctx := context.Background()
-	b.SetBytes(int64(len(buf)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	appendOne := func() {
 		t0 := time.Now()
 		if _, err := p.Append(ctx, buf); err != nil {
 			b.Fatal(err)
 		}
-		t1 := time.Now()
+		tSpool += time.Since(t0)
+	}
+	writeOne := func() {
+		t0 := time.Now()
 		if _, err := plain.Write(buf); err != nil {
 			b.Fatal(err)
 		}
-		t2 := time.Now()
-		tSpool += t1.Sub(t0)
-		tPlain += t2.Sub(t1)
-		written += int64(len(buf))
-		if written >= 1<<30 { // keep the baseline file's size like a segment's
-			plain.Truncate(0)
-			plain.Seek(0, 0)
-			written = 0
+		tPlain += time.Since(t0)
+		if written += int64(len(buf)); written >= 64<<20 {
+			newPlain()
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Alternate who goes first, so that neither always meets the
+		// writeback the other caused.
+		if i%2 == 0 {
+			appendOne()
+			writeOne()
+		} else {
+			writeOne()
+			appendOne()
 		}
 	}
 	b.StopTimer()

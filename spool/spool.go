@@ -223,6 +223,14 @@ func (s *Spool) syncSealed() {
 	s.toSeal = nil
 	s.sealMu.Unlock()
 	for _, t := range todo {
+		if s.opts.Fsync == FsyncNever {
+			// "never" means the kernel writes back when it likes, sealed
+			// segments included.
+			if t.idx != nil {
+				t.idx.Close()
+			}
+			continue
+		}
 		if t.idx != nil {
 			_ = t.idx.Sync()
 			t.idx.Close()
