@@ -161,23 +161,6 @@ func segmentBases(dir string) ([]uint64, error) {
 	return bases, nil
 }
 
-// openReadOnly opens a segment for looking only.
-func openReadOnly(dir string, base uint64) (*segment, error) {
-	s := &segment{base: base, path: segmentName(dir, base, logSuffix)}
-	f, err := os.Open(s.path)
-	if err != nil {
-		return nil, fmt.Errorf("open segment %s: %w", s.path, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("open segment %s: %w", s.path, err)
-	}
-	s.f = f
-	s.size.Store(fi.Size())
-	return s, nil
-}
-
 func inspectPartition(dir string, k Key) (PartitionInfo, error) {
 	pi := PartitionInfo{Key: k, Dir: filepath.Join(dir, "spool", k.Stream, strconv.Itoa(k.Partition))}
 	bases, err := segmentBases(pi.Dir)
@@ -185,7 +168,7 @@ func inspectPartition(dir string, k Key) (PartitionInfo, error) {
 		return pi, err
 	}
 	for i, base := range bases {
-		s, err := openReadOnly(pi.Dir, base)
+		s, err := openSegment(pi.Dir, base, false)
 		if err != nil {
 			return pi, err
 		}
@@ -275,7 +258,7 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 			continue
 		}
 		for i, base := range bases {
-			s, err := openReadOnly(pdir, base)
+			s, err := openSegment(pdir, base, false)
 			if err != nil {
 				count(Problem{segmentName(pdir, base, logSuffix), -1, err.Error()})
 				continue
@@ -363,7 +346,7 @@ func (pi PartitionInfo) BytesFrom(off uint64) int64 {
 		case off <= si.Base:
 			n += si.Bytes
 		case off < si.Next || i == len(pi.Segments)-1:
-			s, err := openReadOnly(pi.Dir, si.Base)
+			s, err := openSegment(pi.Dir, si.Base, false)
 			if err != nil {
 				continue
 			}
@@ -406,7 +389,7 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 		if i+1 < len(bases) && bases[i+1] <= from {
 			continue
 		}
-		s, err := openReadOnly(pdir, base)
+		s, err := openSegment(pdir, base, false)
 		if err != nil {
 			return err
 		}
