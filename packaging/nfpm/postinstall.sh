@@ -6,8 +6,12 @@ set -e
 
 install -d -o capstan -g capstan -m 0750 /var/lib/capstan
 chown capstan:capstan /var/lib/capstan
-chgrp capstan /etc/capstan/capstan.yaml
-chmod 0640 /etc/capstan/capstan.yaml
+# The configuration may hold tokens: readable by the agent, not by everyone.
+# (An administrator may have deleted it; dpkg then keeps it deleted.)
+if [ -e /etc/capstan/capstan.yaml ]; then
+	chgrp capstan /etc/capstan/capstan.yaml
+	chmod 0640 /etc/capstan/capstan.yaml
+fi
 
 if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload >/dev/null || true
