@@ -451,7 +451,7 @@ func (w *workload) writtenByApp(volume string) bool {
 	return false
 }
 
-// checkPeers: every forward peer is a core pod's stable DNS name
+// checkPeers: every forward endpoint is a core pod's stable DNS name
 // (<statefulset>-<ordinal>.<service>.<namespace>.svc.cluster.local:<port>),
 // with an ordinal below the StatefulSet's replicas and the core's forward port.
 func checkPeers(s *Set, all []*workload) []error {
@@ -467,12 +467,12 @@ func checkPeers(s *Set, all []*workload) []error {
 			if out.Type != "forward" {
 				continue
 			}
-			if len(out.Peers) == 0 {
-				errs = append(errs, w.errorf("output %s has no peers", name))
+			if len(out.Endpoints) == 0 {
+				errs = append(errs, w.errorf("output %s has no endpoints", name))
 			}
-			for _, peer := range out.Peers {
+			for _, peer := range out.Endpoints {
 				if err := checkPeer(cores, peer); err != nil {
-					errs = append(errs, w.errorf("output %s: peer %s: %v", name, peer, err))
+					errs = append(errs, w.errorf("output %s: endpoint %s: %v", name, peer, err))
 				}
 			}
 		}

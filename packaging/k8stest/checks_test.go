@@ -71,10 +71,10 @@ func TestChecksCatchMistakes(t *testing.T) {
 			}
 		}, "is not a hostPath"},
 		{"liveness on the wrong path", func(s *Set) { edgeC(s).LivenessProbe.HTTPGet.Path = "/metrics" }, `livenessProbe path is "/metrics"`},
-		{"readiness on another port", func(s *Set) { edgeC(s).ReadinessProbe.HTTPGet.Port = intstr.FromInt32(8080) }, "readinessProbe port 8080 is not capstan's http port 9480"},
+		{"readiness on another port", func(s *Set) { edgeC(s).ReadinessProbe.HTTPGet.Port = intstr.FromInt32(8080) }, "readinessProbe port 8080 is not capstan's http port 5171"},
 		{"no readiness probe", func(s *Set) { coreC(s).ReadinessProbe = nil }, "has no readinessProbe"},
 		{"http on loopback", func(s *Set) {
-			editConfig(s, "capstan", "capstan-core", "address: 0.0.0.0:9480", "address: 127.0.0.1:9480")
+			editConfig(s, "capstan", "capstan-core", "address: 0.0.0.0:5171", "address: 127.0.0.1:5171")
 		}, "listens on 127.0.0.1 only"},
 		{"grace period below shutdown_grace", func(s *Set) { edge(s).Spec.Template.Spec.TerminationGracePeriodSeconds = int64p(30) }, "terminationGracePeriodSeconds 30 does not leave"},
 		{"shutdown_grace raised past the grace period", func(s *Set) {
@@ -114,16 +114,16 @@ func TestChecksCatchMistakes(t *testing.T) {
 		}, "is not headless"},
 		{"core Service on another port", func(s *Set) {
 			s.Find("Service", "capstan", "capstan-core").Obj.(*corev1.Service).Spec.Ports[0].Port = 24224
-		}, "has no port 9481 that reaches the forward input"},
+		}, "has no port 5172 that reaches the forward input"},
 		{"core without forward input", func(s *Set) {
 			editConfig(s, "capstan", "capstan-core", "type: forward", "type: tcp")
 		}, "has no forward input"},
 		{"peer beyond the replicas", func(s *Set) { r := int32(1); core(s).Spec.Replicas = &r }, "has 1 replicas, so no pod capstan-core-1"},
 		{"peer on the wrong port", func(s *Set) {
-			editConfig(s, "capstan", "capstan-edge", "capstan-core-0.capstan-core.capstan.svc.cluster.local:9481", "capstan-core-0.capstan-core.capstan.svc.cluster.local:9480")
-		}, "port 9480 is not the core's forward port 9481"},
+			editConfig(s, "capstan", "capstan-edge", "capstan-core-0.capstan-core.capstan.svc.cluster.local:5172", "capstan-core-0.capstan-core.capstan.svc.cluster.local:5171")
+		}, "port 5171 is not the core's forward port 5172"},
 		{"peer through a ClusterIP name", func(s *Set) {
-			editConfig(s, "", "app-capstan", "capstan-core-0.capstan-core.capstan.svc.cluster.local:9481", "capstan-core.capstan:9481")
+			editConfig(s, "", "app-capstan", "capstan-core-0.capstan-core.capstan.svc.cluster.local:5172", "capstan-core.capstan:5172")
 		}, "not <pod>.<service>.<namespace>.svc.cluster.local"},
 		{"sidecar as a plain container", func(s *Set) {
 			d := sidecar(s)

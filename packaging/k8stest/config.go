@@ -28,12 +28,12 @@ type capstanConfig struct {
 		Stream  string   `json:"stream"`
 		Include []string `json:"include"`
 		Exclude []string `json:"exclude"`
-		Address string   `json:"address"`
+		Listen  []string `json:"listen"`
 	} `json:"inputs"`
 	Outputs map[string]struct {
-		Type    string   `json:"type"`
-		Streams []string `json:"streams"`
-		Peers   []string `json:"peers"`
+		Type      string   `json:"type"`
+		Streams   []string `json:"streams"`
+		Endpoints []string `json:"endpoints"`
 	} `json:"outputs"`
 	ShutdownGrace string `json:"shutdown_grace"`
 }
@@ -73,12 +73,17 @@ func (c capstanConfig) httpPort() (int32, error) {
 	return listenPort("http.address", c.HTTP.Address)
 }
 
-// forwardPort is the port of the configuration's forward input, 0 if it has none.
+// forwardPort is the port of the configuration's forward input, 0 if it has
+// none. It must listen on one port, on every interface.
 func (c capstanConfig) forwardPort() (int32, error) {
 	for name, in := range c.Inputs {
-		if in.Type == "forward" {
-			return listenPort("inputs."+name+".address", in.Address)
+		if in.Type != "forward" {
+			continue
 		}
+		if len(in.Listen) != 1 {
+			return 0, fmt.Errorf("inputs.%s.listen: want one address, got %q", name, in.Listen)
+		}
+		return listenPort("inputs."+name+".listen", in.Listen[0])
 	}
 	return 0, nil
 }
