@@ -53,7 +53,7 @@ func Check(s *Set) []error {
 		errs = append(errs, w.checkCommon()...)
 		switch obj := o.Obj.(type) {
 		case *appsv1.DaemonSet:
-			errs = append(errs, w.checkEdge(obj)...)
+			errs = append(errs, w.checkEdge(s, obj)...)
 		case *appsv1.StatefulSet:
 			errs = append(errs, w.checkCore(s, obj)...)
 		case *appsv1.Deployment:

@@ -48,6 +48,9 @@ func TestChecksCatchMistakes(t *testing.T) {
 		mutate func(s *Set)
 		want   string
 	}{
+		{"edge namespace enforces baseline", func(s *Set) {
+			s.Find("Namespace", "", "capstan").Meta.Labels["pod-security.kubernetes.io/enforce"] = "baseline"
+		}, `namespace capstan enforces Pod Security "baseline"`},
 		{"edge writes /var/log", func(s *Set) { mount(edgeC(s), "/var/log").ReadOnly = false }, "/var/log is mounted read-write"},
 		{"edge without /var/log/pods", func(s *Set) {
 			c := edgeC(s)

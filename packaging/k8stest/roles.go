@@ -15,8 +15,14 @@ import (
 
 // checkEdge: the DaemonSet reads the node's logs read-only, keeps its spool
 // on the node, runs on every node, and leaves capstan's own logs out.
-func (w *workload) checkEdge(ds *appsv1.DaemonSet) []error {
+func (w *workload) checkEdge(s *Set, ds *appsv1.DaemonSet) []error {
 	var errs []error
+	// hostPath volumes pass only the "privileged" Pod Security level.
+	if nsObj := s.Find("Namespace", "", w.Meta.Namespace); nsObj != nil {
+		if level, ok := nsObj.Meta.Labels["pod-security.kubernetes.io/enforce"]; ok && level != "privileged" {
+			errs = append(errs, w.errorf("namespace %s enforces Pod Security %q, which refuses the edge's hostPath volumes", w.Meta.Namespace, level))
+		}
+	}
 	for _, dir := range []string{"/var/log", "/var/log/pods"} {
 		m := w.mountAt(dir)
 		if m == nil {
