@@ -61,6 +61,19 @@ func Check(s *Set) []error {
 		}
 	}
 	errs = append(errs, checkPeers(s, all)...)
+	errs = append(errs, checkOneImage(all)...)
+	return errs
+}
+
+// checkOneImage: edges, cores and sidecars speak one protocol version; a
+// release bumps every image tag together.
+func checkOneImage(all []*workload) []error {
+	var errs []error
+	for _, w := range all[min(1, len(all)):] {
+		if w.Capstan.Image != all[0].Capstan.Image {
+			errs = append(errs, w.errorf("image %s differs from %s in %s: deploy one capstan release everywhere", w.Capstan.Image, all[0].Capstan.Image, all[0].Ref()))
+		}
+	}
 	return errs
 }
 

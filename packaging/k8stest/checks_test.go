@@ -149,6 +149,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"config without shutdown_grace", func(s *Set) {
 			editConfig(s, "", "app-capstan", "shutdown_grace: 20s", "")
 		}, "shutdown_grace is not set"},
+		{"two capstan releases", func(s *Set) { coreC(s).Image = CapstanImage + "0.0.9" }, "deploy one capstan release everywhere"},
 		{"config mounted from nowhere", func(s *Set) { coreC(s).Args = []string{"run", "-c", "/config/capstan.yaml"} }, "nothing is mounted at /config"},
 	}
 	for _, tt := range tests {
