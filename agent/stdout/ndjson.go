@@ -1,0 +1,77 @@
+package stdout
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// appendNDJSON appends {"ts":"…","attrs":{…},"body":"…"} and a newline:
+// source attributes first, then the record's own, which win on a clash
+// only in the reader's eyes (both are written).
+func appendNDJSON(out []byte, bt *batch.Batch, rec *batch.Record) []byte {
+	out = append(out, `{"ts":"`...)
+	out = time.Unix(0, rec.Timestamp).UTC().AppendFormat(out, time.RFC3339Nano)
+	out = append(out, '"')
+	src, own := bt.SourceAttrs(), rec.Attrs()
+	if src.Len()+own.Len() > 0 {
+		out = append(out, `,"attrs":{`...)
+		first := true
+		for _, it := range []*batch.AttrIter{&src, &own} {
+			for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
+				if !first {
+					out = append(out, ',')
+				}
+				first = false
+				out = appendJSONString(out, k)
+				out = append(out, ':')
+				out = appendJSONString(out, v)
+			}
+		}
+		out = append(out, '}')
+	}
+	out = append(out, `,"body":`...)
+	out = appendJSONString(out, rec.Body)
+	return append(out, '}', '\n')
+}
+
+const hex = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(out, s []byte) []byte {
+	out = append(out, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				out = append(out, '\\', c)
+			case c == '\n':
+				out = append(out, '\\', 'n')
+			case c == '\r':
+				out = append(out, '\\', 'r')
+			case c == '\t':
+				out = append(out, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				out = append(out, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			out = append(out, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			out = append(out, `\u`...)
+			out = strconv.AppendInt(out, int64(r), 16)
+		} else {
+			out = append(out, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(out, '"')
+}
