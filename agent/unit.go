@@ -42,6 +42,7 @@ func (u *unit) start(parent context.Context, first Component, build func() (Comp
 	ctx, cancel := context.WithCancel(parent)
 	u.cancel, u.done = cancel, make(chan struct{})
 	u.cur.Store(&holder{first})
+	u.up.Store(first != nil)
 	go func() {
 		defer close(u.done)
 		bo := backoff.NewExponentialBackOff()

@@ -39,10 +39,27 @@ func appendNDJSON(out []byte, bt *batch.Batch, rec *batch.Record) []byte {
 
 const hex = "0123456789abcdef"
 
+// safe marks the ASCII bytes a JSON string holds as they are.
+var safe = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendJSONString(out, s []byte) []byte {
 	out = append(out, '"')
 	for i := 0; i < len(s); {
+		// Copy the run of bytes that need no escaping in one go.
+		j := i
+		for j < len(s) && safe[s[j]] {
+			j++
+		}
+		out = append(out, s[i:j]...)
+		if i = j; i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
