@@ -302,7 +302,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 	a.stopped = true
 	a.publish()
 	a.log.Info("stopping: inputs first, then outputs get the grace period to drain",
-		zap.Duration("shutdown_grace", a.cfg.ShutdownGrace.D()))
+		zap.Stringer("shutdown_grace", a.cfg.ShutdownGrace.D()))
 	err := a.stopUnits(ctx, a.cfg.ShutdownGrace.D())
 	a.http.close()
 	a.http = nil

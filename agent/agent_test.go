@@ -21,11 +21,11 @@ import (
 // gen is a test input: it appends lines "<name> <i>" for i in [from, from+n)
 // to partition 0 of its stream, then waits to be stopped.
 type gen struct {
-	env    InputEnv
-	from   int
-	n      int
-	events *events
-	ready  atomic.Bool
+	env      InputEnv
+	from     int
+	n        int
+	events   *events
+	ready    atomic.Bool
 	sent     *atomic.Int64
 	finished chan<- string
 }
@@ -67,8 +67,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // recordingOutput wraps the stdout output to log its start and stop.
 type recordingOutput struct {
