@@ -131,6 +131,9 @@ func didYouMean(s string, candidates []string) string {
 type listeners map[string]string // "proto addr" -> key path of the first
 
 func (l listeners) claim(d *decoder, proto, addr, path string) {
+	if _, port, err := net.SplitHostPort(addr); proto != "unix" && err == nil && port == "0" {
+		return // any free port: never a conflict
+	}
 	key := proto + " " + addr
 	if proto == "unix" {
 		key = proto + " " + filepath.Clean(addr)
