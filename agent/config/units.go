@@ -80,7 +80,19 @@ func ParseDuration(s string) (Duration, error) {
 // D is the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-func (d Duration) String() string { return time.Duration(d).String() }
+// String prints the duration the way people write it: 1h, 30s, 200ms.
+func (d Duration) String() string {
+	t := time.Duration(d)
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}, {"ms", time.Millisecond}} {
+		if t != 0 && t%u.d == 0 {
+			return fmt.Sprintf("%d%s", t/u.d, u.name)
+		}
+	}
+	return t.String()
+}
 
 // FileMode is a permission mode written in octal, as a string ("0660") so
 // that YAML does not read it as decimal.
