@@ -92,9 +92,11 @@ func TestEmbeddedDefault(t *testing.T) {
 }
 
 func TestDefaultsApplied(t *testing.T) {
+	pem := filepath.Join(t.TempDir(), "x.pem")
+	os.WriteFile(pem, nil, 0o600)
 	cfg, err := Load(Options{YAML: []byte(`
 inputs:
-  in: {type: tcp, listen: [":1"], tls: {cert_file: /dev/null, key_file: /dev/null}}
+  in: {type: tcp, listen: [":1"], tls: {cert_file: ` + pem + `, key_file: ` + pem + `}}
 outputs:
   out: {type: forward, endpoints: ["x:1"]}
 `), Environ: []string{}})

@@ -328,6 +328,12 @@ func readable(d *decoder, path, file string) {
 	if file == "" {
 		return
 	}
+	// Stat first: opening a FIFO or a device could block validation.
+	st, err := os.Stat(file)
+	if err == nil && !st.Mode().IsRegular() {
+		d.fail(path, "%s is not a regular file", file)
+		return
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		d.fail(path, "cannot read %s: %v", file, unwrapPathError(err))
