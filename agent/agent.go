@@ -95,6 +95,7 @@ func (a *Agent) Start() error {
 		a.http = nil
 		sp.Close()
 		a.spool = nil
+		a.inputs, a.outputs, a.streams = map[string]*unit{}, map[string]*unit{}, map[string]*spool.Stream{}
 		a.cancel()
 		return err
 	}

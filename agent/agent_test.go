@@ -370,3 +370,31 @@ func TestStatsMetrics(t *testing.T) {
 		t.Errorf("StatsMetrics = %v, want %v", got, want)
 	}
 }
+
+func TestPprofAndHTTPMove(t *testing.T) {
+	h := newHarness()
+	dir := t.TempDir()
+	a := New(load(t, dir, basic), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	h.wait("a")
+	old := a.HTTPAddr()
+	resp, err := http.Get("http://" + old + "/debug/pprof/")
+	if err != nil || resp.StatusCode != 404 {
+		t.Fatalf("pprof served without being asked: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if err := a.Reload(load(t, dir, strings.Replace(basic, `http: {address: "127.0.0.1:0"}`, `http: {address: "127.0.0.1:0", pprof: true}`, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if a.HTTPAddr() == old {
+		t.Fatal("http server did not move")
+	}
+	resp, err = http.Get("http://" + a.HTTPAddr() + "/debug/pprof/")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
