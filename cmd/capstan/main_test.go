@@ -470,3 +470,27 @@ func TestSecondSignal(t *testing.T) {
 		t.Errorf("no log line for the second signal:\n%s", p.allLogs())
 	}
 }
+
+// TestWatchConfig: with --watch-config, saving the file reloads it, and a
+// bad save is refused like a bad SIGHUP.
+func TestWatchConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "capstan.yaml")
+	writeConfig(t, cfgPath, filepath.Join(dir, "data"), "")
+	p := startAgent(t, dir, env(), "-c", cfgPath, "--watch-config")
+	go io.Copy(io.Discard, p.stdout)
+	p.waitLog("agent started")
+	os.WriteFile(cfgPath, []byte("log: {level: loud}\n"), 0o644)
+	p.waitLog("reload refused")
+	// Replace by rename, as editors and ConfigMaps do.
+	tmp := filepath.Join(dir, "capstan.yaml.tmp")
+	writeConfig(t, tmp, filepath.Join(dir, "data"), "  more: {type: stdout, start_at: newest}\n")
+	if err := os.Rename(tmp, cfgPath); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("configuration reloaded")
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.allLogs())
+	}
+}

@@ -34,19 +34,26 @@ Signals:
   SIGHUP           reload the configuration: changed inputs and outputs are
                    restarted, the others keep running; an invalid
                    configuration is refused and the running one stays.
+                   With --watch-config, saving the file does the same.
 
 Exit codes: 0 clean stop, 1 failure, 2 usage error, 3 invalid configuration,
 128+N stopped at once by a second signal N.
 
 Flags:
-` + configFlagsHelp
+` + configFlagsHelp + `      --watch-config     also reload when the -c file changes (as SIGHUP does)
+`
 
 func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var cf configFlags
 	cf.register(fs)
+	watch := fs.Bool("watch-config", false, "")
 	if code := parse(fs, args, runHelp, stdout, stderr); code >= 0 {
 		return code
+	}
+	if *watch && cf.path == "" {
+		fmt.Fprintln(stderr, "capstan run: --watch-config needs -c FILE (see capstan run --help)")
+		return exitUsage
 	}
 	load := func() (*config.Config, error) {
 		return config.Load(config.Options{Path: cf.path, Overrides: cf.overrides})
@@ -84,8 +91,26 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 		return exitFailure
 	}
 
-	for sig := range sigs {
+	reloads := make(chan struct{})
+	if *watch {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if err := watchConfig(ctx, cf.path, reloads, log); err != nil {
+			log.Error("cannot watch the configuration file; SIGHUP still reloads", zap.Error(err))
+		}
+	}
+
+	for {
+		var sig os.Signal
+		select {
+		case <-reloads:
+			log.Info("configuration file changed")
+			reload(a, load, log)
+			continue
+		case sig = <-sigs:
+		}
 		if sig == syscall.SIGHUP {
+			log.Info("SIGHUP received")
 			reload(a, load, log)
 			continue
 		}
@@ -109,13 +134,12 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 			}
 		}
 	}
-	return exitOK
 }
 
 // reload reads the configuration again and applies it; any problem leaves
 // the running configuration in place.
 func reload(a *agent.Agent, load func() (*config.Config, error), log *zap.Logger) {
-	log.Info("SIGHUP: reloading the configuration")
+	log.Info("reloading the configuration")
 	cfg, err := load()
 	if err != nil {
 		var problems []string
