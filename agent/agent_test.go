@@ -37,6 +37,17 @@ func (g *gen) Run(ctx context.Context) error {
 	defer g.events.add("stop input " + g.env.Name)
 	g.ready.Store(true)
 	var b batch.Builder
+	if g.n == 0 { // until stopped, as fast as the spool takes it
+		for i := g.from; ctx.Err() == nil; i++ {
+			b.Reset(0, nil)
+			b.Add(int64(i), fmt.Appendf(nil, "%s %d", g.env.Name, i))
+			if _, err := g.env.Stream.Partition(0).Append(ctx, b.Bytes()); err != nil {
+				break
+			}
+			g.sent.Add(1)
+		}
+		return nil
+	}
 	for i := g.from; i < g.from+g.n; i++ {
 		b.Reset(0, nil)
 		b.Add(int64(i), fmt.Appendf(nil, "%s %d", g.env.Name, i))
@@ -397,4 +408,42 @@ func TestPprofAndHTTPMove(t *testing.T) {
 		t.Fatalf("pprof: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+// TestStopUnderLoad: an input appends as fast as it can until SIGTERM's
+// Stop; every line it got into the spool is printed exactly once, in order.
+func TestStopUnderLoad(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h := newHarness()
+	cfg := load(t, t.TempDir(), `
+outputs:
+  out: {type: stdout}
+inputs:
+  a: {type: tcp, listen: ["127.0.0.1:0"]}
+`)
+	a := New(cfg, Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Let the output print some before stopping, so Stop meets both a
+	// busy input and an output with a backlog.
+	for len(h.out.String()) < 10000 {
+		a.mu.Lock()
+		d := a.outputs["out"].component().(recordingOutput)
+		a.mu.Unlock()
+		d.Drain(context.Background())
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := int(h.sent.Load())
+	lines := strings.Split(strings.TrimSuffix(h.out.String(), "\n"), "\n")
+	if len(lines) != n {
+		t.Fatalf("input spooled %d lines, output printed %d", n, len(lines))
+	}
+	for i, l := range lines {
+		if l != fmt.Sprintf("a %d", i) {
+			t.Fatalf("line %d is %q", i, l)
+		}
+	}
 }
