@@ -1,6 +1,7 @@
 package stdout
 
 import (
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -39,9 +40,22 @@ func appendNDJSON(out []byte, bt *batch.Batch, rec *batch.Record) []byte {
 
 const hex = "0123456789abcdef"
 
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// needsEscape8 tells whether any of the eight bytes of w is a control
+// character, '"', '\\' or not ASCII (the classic SWAR zero-byte tests).
+func needsEscape8(w uint64) bool {
+	zero := func(v uint64) uint64 { return (v - lo8) & ^v & hi8 }
+	less := (w - 0x20*lo8) & ^w & hi8
+	return (w&hi8)|less|zero(w^('"'*lo8))|zero(w^('\\'*lo8)) != 0
+}
+
 // safe marks the ASCII bytes a JSON string holds as they are.
 var safe = func() (t [256]bool) {
-	for c := 0x20; c < 0x7f; c++ {
+	for c := 0x20; c < 0x80; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
@@ -51,8 +65,12 @@ var safe = func() (t [256]bool) {
 func appendJSONString(out, s []byte) []byte {
 	out = append(out, '"')
 	for i := 0; i < len(s); {
-		// Copy the run of bytes that need no escaping in one go.
+		// Copy the run of bytes that need no escaping in one go, checking
+		// eight at a time.
 		j := i
+		for j+8 <= len(s) && !needsEscape8(binary.LittleEndian.Uint64(s[j:])) {
+			j += 8
+		}
 		for j < len(s) && safe[s[j]] {
 			j++
 		}
@@ -71,7 +89,7 @@ func appendJSONString(out, s []byte) []byte {
 				out = append(out, '\\', 'r')
 			case c == '\t':
 				out = append(out, '\\', 't')
-			case c < 0x20 || c == 0x7f:
+			case c < 0x20:
 				out = append(out, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			default:
 				out = append(out, c)
