@@ -336,19 +336,19 @@ func (d *decoder) decodeMap(path string, raw any, v reflect.Value) {
 			d.fail(p, "a name may hold only letters, digits, _ and - (and start with a letter or digit)")
 			continue
 		}
+		raw := m[name]
+		if raw == nil {
+			raw = map[string]any{} // `name:` alone: all defaults, and any required key missing
+		}
 		var ev reflect.Value
 		if et.Kind() == reflect.Pointer {
 			ev = reflect.New(et.Elem())
 			applyDefaults(ev.Elem())
-			if m[name] != nil {
-				d.decodeStruct(p, m[name], ev.Elem())
-			}
+			d.decodeStruct(p, raw, ev.Elem())
 		} else {
 			ev = reflect.New(et).Elem()
 			applyDefaults(ev)
-			if m[name] != nil {
-				d.decodeStruct(p, m[name], ev)
-			}
+			d.decodeStruct(p, raw, ev)
 		}
 		v.SetMapIndex(reflect.ValueOf(name), ev)
 	}
