@@ -447,3 +447,43 @@ inputs:
 		}
 	}
 }
+
+// flaky fails its first run; the agent rebuilds it and runs it again.
+type flaky struct {
+	runs  *atomic.Int32
+	again chan struct{}
+}
+
+func (f *flaky) Run(ctx context.Context) error {
+	if f.runs.Add(1) == 1 {
+		return errors.New("boom")
+	}
+	close(f.again)
+	<-ctx.Done()
+	return nil
+}
+
+func TestFailedComponentIsRestarted(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	var runs atomic.Int32
+	again := make(chan struct{})
+	reg := NewRegistry()
+	reg.Input("udp", func(InputEnv) (Component, error) { return &flaky{runs: &runs, again: again}, nil })
+	reg.Output("stdout", func(OutputEnv) (Component, error) { return &flaky{runs: new(atomic.Int32), again: make(chan struct{})}, nil })
+	a := New(load(t, t.TempDir(), `
+inputs:
+  u: {type: udp, listen: ["127.0.0.1:0"]}
+outputs:
+  o: {type: stdout}
+`), Options{Registry: reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-again // the second run began: it was rebuilt after the failure
+	if n := a.inputs["u"].restarts.Load(); n != 1 {
+		t.Errorf("restarts = %d, want 1", n)
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
