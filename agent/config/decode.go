@@ -14,12 +14,15 @@ import (
 type decoder struct {
 	errs   Errors
 	origin map[string]string // key path -> where a value came from, if not the file
+	lines  map[string]int    // key path -> line in the file
 }
 
 func (d *decoder) fail(path, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if o, ok := d.origin[path]; ok {
 		msg += " (set by " + o + ")"
+	} else if l := lineOf(d.lines, path); l > 0 {
+		msg += fmt.Sprintf(" (line %d)", l)
 	}
 	d.errs = append(d.errs, FieldError{Path: path, Msg: msg})
 }

@@ -97,7 +97,7 @@ func Load(opts Options) (*Config, error) {
 	}
 
 	raw := k.Raw()
-	d := &decoder{origin: origin}
+	d := &decoder{origin: origin, lines: keyLines(data)}
 	interpolateTree(d, "", raw, lookup)
 
 	cfg := &Config{}
