@@ -469,7 +469,9 @@ func TestFailedComponentIsRestarted(t *testing.T) {
 	again := make(chan struct{})
 	reg := NewRegistry()
 	reg.Input("udp", func(InputEnv) (Component, error) { return &flaky{runs: &runs, again: again}, nil })
-	reg.Output("stdout", func(OutputEnv) (Component, error) { return &flaky{runs: new(atomic.Int32), again: make(chan struct{})}, nil })
+	reg.Output("stdout", func(OutputEnv) (Component, error) {
+		return &flaky{runs: new(atomic.Int32), again: make(chan struct{})}, nil
+	})
 	a := New(load(t, t.TempDir(), `
 inputs:
   u: {type: udp, listen: ["127.0.0.1:0"]}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
@@ -182,7 +183,11 @@ func startAgent(t *testing.T, dir string, environ []string, args ...string) *age
 		p.more.Broadcast()
 		p.mu.Unlock()
 	}()
+	// A guard against a hang, not a speed check: a test that waits for a log
+	// line that never comes fails when the process is killed.
+	guard := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
 	t.Cleanup(func() {
+		guard.Stop()
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()

@@ -84,20 +84,20 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 		defer signal.Stop(sigs)
 	}
-	a := agent.New(cfg, agent.Options{Registry: reg, Logger: log, Level: &level})
-	if err := a.Start(); err != nil {
-		log.Error("could not start", zap.Error(err))
-		fmt.Fprintf(stderr, "capstan: could not start: %v\n", err)
-		return exitFailure
-	}
-
-	reloads := make(chan struct{})
+	// Watch before starting, so that no change after "agent started" is missed.
+	reloads := make(chan struct{}, 1)
 	if *watch {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		if err := watchConfig(ctx, cf.path, reloads, log); err != nil {
 			log.Error("cannot watch the configuration file; SIGHUP still reloads", zap.Error(err))
 		}
+	}
+	a := agent.New(cfg, agent.Options{Registry: reg, Logger: log, Level: &level})
+	if err := a.Start(); err != nil {
+		log.Error("could not start", zap.Error(err))
+		fmt.Fprintf(stderr, "capstan: could not start: %v\n", err)
+		return exitFailure
 	}
 
 	for {
