@@ -499,3 +499,37 @@ func TestWatchConfig(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, p.allLogs())
 	}
 }
+
+// TestSIGHUPRestartsOutputOnce: a changed output restarts from its
+// checkpoint: nothing printed twice, nothing skipped.
+func TestSIGHUPRestartsOutputOnce(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfgPath := filepath.Join(dir, "capstan.yaml")
+	writeConfig(t, cfgPath, data, "")
+	fillSpool(t, data, 0, 500)
+	p := startAgent(t, dir, env(), "-c", cfgPath)
+	out := bufio.NewReader(p.stdout)
+	readLines(t, out, 500)
+	// Same output name, new settings: it is stopped (committing what it
+	// printed) and started again from there.
+	os.WriteFile(cfgPath, []byte(strings.Replace(mustRead(t, cfgPath), "console: {type: stdout}", "console: {type: stdout, encoding: ndjson, commit_interval: 5s}", 1)), 0o644)
+	p.signal(syscall.SIGHUP)
+	p.waitLog("configuration reloaded")
+	p.signal(syscall.SIGTERM)
+	if rest, _ := io.ReadAll(out); len(rest) > 0 {
+		t.Errorf("the restarted output printed again: %.200q", rest)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.allLogs())
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
