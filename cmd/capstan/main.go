@@ -19,7 +19,7 @@ const (
 	exitOK       = 0 // done, or stopped cleanly by SIGTERM/SIGINT
 	exitFailure  = 1 // could not start, or failed while running
 	exitUsage    = 2 // unknown command or flag
-	exitBadConfg = 3 // the configuration is invalid
+	exitBadConfg = 3 // the configuration cannot be read or is invalid
 	// 128+N: a second signal N cut the shutdown short (the spool recovers at
 	// the next start; outputs resend what they had not committed).
 )
@@ -41,8 +41,8 @@ Configuration: a YAML file, then CAPSTAN_* environment variables
 (CAPSTAN_SPOOL__FSYNC=always sets spool.fsync), then flags. Reference:
 docs/configuration.md.
 
-Exit codes: 0 ok or clean stop, 1 failure, 2 usage error, 3 invalid
-configuration, 128+N stopped at once by a second signal N.
+Exit codes: 0 ok or clean stop, 1 failure, 2 usage error, 3 configuration
+unreadable or invalid, 128+N stopped at once by a second signal N.
 `
 
 func main() {
