@@ -16,10 +16,10 @@ var (
 
 // Exit codes, documented in usage and docs/configuration.md.
 const (
-	exitOK       = 0 // done, or stopped cleanly by SIGTERM/SIGINT
-	exitFailure  = 1 // could not start, or failed while running
-	exitUsage    = 2 // unknown command or flag
-	exitBadConfg = 3 // the configuration cannot be read or is invalid
+	exitOK        = 0 // done, or stopped cleanly by SIGTERM/SIGINT
+	exitFailure   = 1 // could not start, or failed while running
+	exitUsage     = 2 // unknown command or flag
+	exitBadConfig = 3 // the configuration cannot be read or is invalid
 	// 128+N: a second signal N cut the shutdown short (the spool recovers at
 	// the next start; outputs resend what they had not committed).
 )

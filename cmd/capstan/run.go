@@ -61,12 +61,12 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 	cfg, err := load()
 	if err != nil {
 		printConfigErrors(stderr, sourceName(cf.path), err)
-		return exitBadConfg
+		return exitBadConfig
 	}
 	log, level, err := agent.NewLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "capstan: %v\n", err)
-		return exitBadConfg
+		return exitBadConfig
 	}
 	defer log.Sync()
 

@@ -33,10 +33,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		if !config.IsInvalid(err) {
 			fmt.Fprintf(stderr, "capstan: %v\n", err)
-			return exitBadConfg
+			return exitBadConfig
 		}
 		printConfigErrors(stderr, sourceName(cf.path), err)
-		return exitBadConfg
+		return exitBadConfig
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d inputs, %d outputs, data_dir %s)\n", sourceName(cf.path), len(cfg.Inputs), len(cfg.Outputs), cfg.DataDir)
 	for _, line := range unavailable(cfg, registry(io.Discard)) {
