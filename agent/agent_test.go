@@ -489,3 +489,28 @@ outputs:
 		t.Fatal(err)
 	}
 }
+
+// idle is an output without Drain that never commits anything.
+type idle struct{}
+
+func (idle) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+
+// TestGraceBoundsDrain: an output that cannot deliver holds Stop only for
+// shutdown_grace; what it did not deliver stays in the spool.
+func TestGraceBoundsDrain(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	h := newHarness()
+	h.reg.Output("stdout", func(OutputEnv) (Component, error) { return idle{}, nil })
+	a := New(load(t, t.TempDir(), basic+"shutdown_grace: 100ms\n"), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.wait("a")
+	lag, err := lagOf(a.spool, a.outputs["out"])
+	if err != nil || lag != 100 {
+		t.Errorf("lag = %d, %v; want 100", lag, err)
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
