@@ -38,9 +38,17 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		printConfigErrors(stderr, sourceName(cf.path), err)
 		return exitBadConfig
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d inputs, %d outputs, data_dir %s)\n", sourceName(cf.path), len(cfg.Inputs), len(cfg.Outputs), cfg.DataDir)
+	fmt.Fprintf(stdout, "%s: valid (%s, %s, data_dir %s)\n", sourceName(cf.path),
+		count(len(cfg.Inputs), "input"), count(len(cfg.Outputs), "output"), cfg.DataDir)
 	for _, line := range unavailable(cfg, registry(io.Discard)) {
 		fmt.Fprintf(stdout, "note: %s\n", line)
 	}
 	return exitOK
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
