@@ -76,7 +76,7 @@ func TestCommandLine(t *testing.T) {
 	}{
 		{args: nil, code: 2, stderr: "Usage:"},
 		{args: []string{"--help"}, code: 0, stdout: "capstan run [-c FILE]"},
-		{args: []string{"version"}, code: 0, stdout: "outputs: stdout"},
+		{args: []string{"version"}, code: 0, stdout: "capstan dev (commit none"},
 		{args: []string{"bogus"}, code: 2, stderr: `capstan: unknown command "bogus" (see capstan --help)`},
 		{args: []string{"run", "--help"}, code: 0, stdout: "SIGHUP"},
 		{args: []string{"run", "--nope"}, code: 2, stderr: "capstan run: flag provided but not defined: -nope (see capstan run --help)"},
@@ -100,6 +100,17 @@ func TestCommandLine(t *testing.T) {
 
 // TestValidateGolden: `capstan validate` prints every problem of each
 // invalid config, as pinned in testdata/config/invalid/*.golden, and exits 3.
+// TestVersionListsTypes: version names the input and output types built in
+// (stdout at least, the built-in output).
+func TestVersionListsTypes(t *testing.T) {
+	r := capstan(t, ".", env(), "version")
+	lines := strings.Split(r.stdout, "\n")
+	if r.code != 0 || len(lines) < 3 || !strings.HasPrefix(lines[1], "inputs: ") ||
+		!strings.HasPrefix(lines[2], "outputs: ") || !strings.Contains(lines[2], "stdout") {
+		t.Errorf("version printed:\n%s", r.stdout)
+	}
+}
+
 func TestValidateGolden(t *testing.T) {
 	dir, _ := filepath.Abs("../../testdata/config/invalid")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
