@@ -14,36 +14,81 @@ var (
 	date    = "unknown"
 )
 
+// Exit codes, documented in usage and docs/configuration.md.
+const (
+	exitOK        = 0 // done, or stopped cleanly by SIGTERM/SIGINT
+	exitFailure   = 1 // could not start, or failed while running
+	exitUsage     = 2 // unknown command or flag
+	exitBadConfig = 3 // the configuration cannot be read or is invalid
+	// 128+N: a second signal N cut the shutdown short (the spool recovers at
+	// the next start; outputs resend what they had not committed).
+)
+
 const usage = `capstan ships logs: it tails files and listens on sockets, keeps every
 record in an on-disk spool, and forwards the spool to peers exactly once.
 
 Usage:
-  capstan run [-c FILE]          run the agent
-  capstan spool verify DIR       check every batch of a spool
-  capstan spool inspect DIR      show streams, partitions, segments and checkpoints
-  capstan version                print the version
+  capstan run [-c FILE] [flags]   run the agent (without -c: the embedded default,
+                                  which tails /var/log/**/*.log, listens on
+                                  tcp 127.0.0.1:5170 and prints to stdout)
+  capstan validate [-c FILE]      check a configuration and list every problem
+  capstan spool verify DIR        check every batch of a spool
+  capstan spool inspect DIR       show streams, partitions, segments and checkpoints
+  capstan version                 print the version and the input/output types built in
+  capstan COMMAND --help          flags of a command
+
+Configuration: a YAML file, then CAPSTAN_* environment variables
+(CAPSTAN_SPOOL__FSYNC=always sets spool.fsync), then flags. Reference:
+docs/configuration.md.
+
+Exit codes: 0 ok or clean stop, 1 failure, 2 usage error, 3 configuration
+unreadable or invalid, 128+N stopped at once by a second signal N.
 `
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		// One clear line, never a stack trace.
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "capstan: internal error: %v (please report this)\n", r)
+			code = exitFailure
+		}
+	}()
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		return 2
+		return exitUsage
 	}
 	switch args[0] {
-	case "version":
+	case "run":
+		return runAgent(args[1:], stdout, stderr, nil)
+	case "validate":
+		return runValidate(args[1:], stdout, stderr)
+	case "version", "--version":
 		fmt.Fprintf(stdout, "capstan %s (commit %s, built %s)\n", version, commit, date)
-		return 0
+		ins, outs := registry(io.Discard).Available()
+		fmt.Fprintf(stdout, "inputs: %s\noutputs: %s\n", list(ins), list(outs))
+		return exitOK
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
-		return 0
+		return exitOK
 	case "spool":
 		return runSpool(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "capstan: unknown command %q (see capstan --help)\n", args[0])
-		return 2
+		return exitUsage
 	}
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	out := s[0]
+	for _, e := range s[1:] {
+		out += ", " + e
+	}
+	return out
 }

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/capstan-agent/capstan/agent"
+	"github.com/capstan-agent/capstan/agent/config"
+	"go.uber.org/zap"
+)
+
+const runHelp = `Usage: capstan run [-c FILE] [flags]
+
+Runs the agent: opens the spool in data_dir, starts the outputs, then the
+inputs, and serves /healthz, /readyz and /metrics on http.address.
+
+Without -c (and without $CAPSTAN_CONFIG) it runs the embedded default: tail
+/var/log/**/*.log from their end, listen for lines on tcp 127.0.0.1:5170,
+keep them in a spool under $XDG_STATE_HOME/capstan (or ./capstan-data), and
+print them on standard output. Logs go to standard error.
+
+Signals:
+  SIGTERM, SIGINT  stop: inputs first, then outputs get shutdown_grace to
+                   deliver what is spooled; exit 0. A second signal exits at
+                   once (nothing is corrupted; the rest ships after a restart).
+  SIGHUP           reload the configuration: changed inputs and outputs are
+                   restarted, the others keep running; an invalid
+                   configuration is refused and the running one stays.
+                   With --watch-config, saving the file does the same.
+
+Exit codes: 0 clean stop, 1 failure, 2 usage error, 3 invalid configuration,
+128+N stopped at once by a second signal N.
+
+Flags:
+` + configFlagsHelp + `      --watch-config     also reload when the -c file changes (as SIGHUP does)
+`
+
+func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	watch := fs.Bool("watch-config", false, "")
+	if code := parse(fs, args, runHelp, stdout, stderr); code >= 0 {
+		return code
+	}
+	if *watch && cf.path == "" {
+		fmt.Fprintln(stderr, "capstan run: --watch-config needs -c FILE (see capstan run --help)")
+		return exitUsage
+	}
+	load := func() (*config.Config, error) {
+		return config.Load(config.Options{Path: cf.path, Overrides: cf.overrides})
+	}
+	cfg, err := load()
+	if err != nil {
+		printConfigErrors(stderr, sourceName(cf.path), err)
+		return exitBadConfig
+	}
+	log, level, err := agent.NewLogger(cfg.Log.Format, cfg.Log.Level, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "capstan: %v\n", err)
+		return exitBadConfig
+	}
+	defer log.Sync()
+
+	reg := registry(stdout)
+	if cf.path == "" {
+		fmt.Fprintf(stderr, "capstan: no -c given: running the embedded default configuration (capstan run --help says more):\n")
+		for _, line := range summary(cfg, reg) {
+			fmt.Fprintf(stderr, "  %s\n", line)
+		}
+	}
+	log.Info("capstan starting", zap.String("version", version), zap.String("config", sourceName(cf.path)))
+
+	if sigs == nil {
+		sigs = make(chan os.Signal, 2)
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+	}
+	// Watch before starting, so that no change after "agent started" is missed.
+	reloads := make(chan struct{}, 1)
+	if *watch {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if err := watchConfig(ctx, cf.path, reloads, log); err != nil {
+			log.Error("cannot watch the configuration file; SIGHUP still reloads", zap.Error(err))
+		}
+	}
+	a := agent.New(cfg, agent.Options{Registry: reg, Logger: log, Level: &level})
+	if err := a.Start(); err != nil {
+		log.Error("could not start", zap.Error(err))
+		fmt.Fprintf(stderr, "capstan: could not start: %v\n", err)
+		return exitFailure
+	}
+
+	for {
+		var sig os.Signal
+		select {
+		case <-reloads:
+			log.Info("configuration file changed")
+			reload(a, load, log)
+			continue
+		case sig = <-sigs:
+		}
+		if sig == syscall.SIGHUP {
+			log.Info("SIGHUP received")
+			reload(a, load, log)
+			continue
+		}
+		log.Info("signal received: stopping (a second signal exits at once)", zap.Stringer("signal", sig))
+		done := make(chan error, 1)
+		go func() { done <- a.Stop(context.Background()) }()
+		for {
+			select {
+			case err := <-done:
+				if err != nil {
+					log.Error("stopped with errors", zap.Error(err))
+					return exitFailure
+				}
+				return exitOK
+			case s := <-sigs:
+				if s == syscall.SIGHUP {
+					continue
+				}
+				log.Warn("second signal: exiting now; the spool recovers at the next start", zap.Stringer("signal", s))
+				return 128 + int(s.(syscall.Signal))
+			}
+		}
+	}
+}
+
+// reload reads the configuration again and applies it; any problem leaves
+// the running configuration in place.
+func reload(a *agent.Agent, load func() (*config.Config, error), log *zap.Logger) {
+	log.Info("reloading the configuration")
+	cfg, err := load()
+	if err != nil {
+		var problems []string
+		if errs, ok := err.(config.Errors); ok {
+			for _, e := range errs {
+				problems = append(problems, e.Error())
+			}
+		} else {
+			problems = []string{err.Error()}
+		}
+		log.Error("reload refused: the new configuration is invalid; the running one stays", zap.Strings("problems", problems))
+		return
+	}
+	if err := a.Reload(cfg); err != nil {
+		log.Error("reload refused; the running configuration stays", zap.Error(err))
+	}
+}
+
+// summary says in a few lines what a configuration makes the agent do.
+func summary(cfg *config.Config, reg *agent.Registry) []string {
+	ins, outs := reg.Available()
+	note := func(avail []string, typ string) string {
+		if sort.SearchStrings(avail, typ) < len(avail) && avail[sort.SearchStrings(avail, typ)] == typ {
+			return ""
+		}
+		return "  [not available in this build]"
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		dir = cfg.DataDir
+	}
+	lines := []string{"spool in " + dir}
+	for _, name := range sortedKeys(cfg.Inputs) {
+		in := cfg.Inputs[name]
+		lines = append(lines, fmt.Sprintf("input %s: %s %s → stream %s%s", name, in.Type, inputWhat(in), in.Stream, note(ins, in.Type)))
+	}
+	for _, name := range sortedKeys(cfg.Outputs) {
+		out := cfg.Outputs[name]
+		streams := "all streams"
+		if len(out.Streams) > 0 {
+			streams = "streams " + strings.Join(out.Streams, ", ")
+		}
+		lines = append(lines, fmt.Sprintf("output %s: %s ← %s%s", name, out.Type, streams, note(outs, out.Type)))
+	}
+	if cfg.HTTP.Address != "" {
+		lines = append(lines, "health and metrics on http://"+cfg.HTTP.Address+"/metrics")
+	}
+	return lines
+}
+
+// unavailable lists the configured components whose type is not in this build.
+func unavailable(cfg *config.Config, reg *agent.Registry) []string {
+	ins, outs := reg.Available()
+	var res []string
+	has := func(l []string, s string) bool {
+		for _, e := range l {
+			if e == s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, name := range sortedKeys(cfg.Inputs) {
+		if t := cfg.Inputs[name].Type; !has(ins, t) {
+			res = append(res, fmt.Sprintf("input %s: type %s is not available in this build; it will not run", name, t))
+		}
+	}
+	for _, name := range sortedKeys(cfg.Outputs) {
+		if t := cfg.Outputs[name].Type; !has(outs, t) {
+			res = append(res, fmt.Sprintf("output %s: type %s is not available in this build; it will not run", name, t))
+		}
+	}
+	return res
+}
+
+func inputWhat(in *config.Input) string {
+	switch s := in.Settings().(type) {
+	case *config.FileInput:
+		return strings.Join(s.Include, " ")
+	case *config.TCPInput:
+		return strings.Join(s.Listen, " ")
+	case *config.UDPInput:
+		return strings.Join(s.Listen, " ")
+	case *config.UnixInput:
+		return strings.Join(s.Listen, " ")
+	case *config.UnixgramInput:
+		return strings.Join(s.Listen, " ")
+	case *config.ForwardInput:
+		return strings.Join(s.Listen, " ")
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/capstan-agent/capstan/agent/config"
+)
+
+const validateHelp = `Usage: capstan validate [-c FILE] [flags]
+
+Checks a configuration as capstan run would read it (file, CAPSTAN_*
+environment, flags) and prints every problem at once, each with its key path.
+It also checks that data_dir could be locked, which fails while an agent runs
+on it: pass --no-lock-check to check the configuration of a running agent.
+
+Exit codes: 0 valid, 2 usage error, 3 invalid.
+
+Flags:
+` + configFlagsHelp + `      --no-lock-check    do not check that data_dir can be locked
+`
+
+func runValidate(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	noLock := fs.Bool("no-lock-check", false, "")
+	if code := parse(fs, args, validateHelp, stdout, stderr); code >= 0 {
+		return code
+	}
+	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, CheckDataDir: !*noLock})
+	if err != nil {
+		if !config.IsInvalid(err) {
+			fmt.Fprintf(stderr, "capstan: %v\n", err)
+			return exitBadConfig
+		}
+		printConfigErrors(stderr, sourceName(cf.path), err)
+		return exitBadConfig
+	}
+	fmt.Fprintf(stdout, "%s: valid (%s, %s, data_dir %s)\n", sourceName(cf.path),
+		count(len(cfg.Inputs), "input"), count(len(cfg.Outputs), "output"), cfg.DataDir)
+	for _, line := range unavailable(cfg, registry(io.Discard)) {
+		fmt.Fprintf(stdout, "note: %s\n", line)
+	}
+	return exitOK
+}
+
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
