@@ -34,6 +34,8 @@ Usage:
   capstan validate [-c FILE]      check a configuration and list every problem
   capstan spool verify DIR        check every batch of a spool
   capstan spool inspect DIR       show streams, partitions, segments and checkpoints
+  capstan spool dump DIR STREAM/N print the records of a partition as NDJSON
+  capstan spool lag DIR           how far each consumer is behind
   capstan version                 print the version and the input/output types built in
   capstan COMMAND --help          flags of a command
 

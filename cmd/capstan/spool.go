@@ -260,15 +260,6 @@ func writeJSON(out io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // size prints a byte count as people read it.
 func size(n int64) string {
 	const unit = 1024
