@@ -5,9 +5,9 @@ import "errors"
 // Message is a parsed syslog message. Byte slices point into the parsed
 // input or into the Parser's scratch space: valid until the next Parse.
 type Message struct {
-	Facility  int // 0-23
-	Severity  int // 0-7
-	Version   int // 1 for RFC 5424, 0 for RFC 3164
+	Facility  int   // 0-23
+	Severity  int   // 0-7
+	Version   int   // 1 for RFC 5424, 0 for RFC 3164
 	Timestamp int64 // unix nanoseconds; 0 when the message has none
 	Hostname  []byte
 	AppName   []byte
