@@ -37,8 +37,8 @@ type Config struct {
 	// SocketMode is the permission of unix socket files, octal; default "0666"
 	// like /dev/log.
 	SocketMode string `koanf:"socket_mode"`
-	// ReceiveBufferBytes sets SO_RCVBUF of datagram sockets; 0 keeps the
-	// system default.
+	// ReceiveBufferBytes sets SO_RCVBUF of datagram sockets and accepted
+	// stream connections; 0 keeps the system default (and TCP autotuning).
 	ReceiveBufferBytes int `koanf:"receive_buffer_bytes"`
 	// BatchBytes is the batch size that triggers an append; default 1 MiB.
 	BatchBytes int `koanf:"batch_bytes"`

@@ -248,6 +248,11 @@ func (in *Input) accept(ctx context.Context, l *streamListener, conns *sync.Wait
 			}
 			continue
 		}
+		if n := in.cfg.ReceiveBufferBytes; n > 0 {
+			if rb, ok := c.(interface{ SetReadBuffer(int) error }); ok {
+				rb.SetReadBuffer(n)
+			}
+		}
 		in.conns[c] = struct{}{}
 		id := in.nextID
 		in.nextID++

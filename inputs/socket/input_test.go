@@ -50,6 +50,9 @@ func sendLines(t *testing.T, network, addr string, clients, lines int) {
 				t.Error(err)
 				return
 			}
+			if tc, ok := conn.(*net.TCPConn); ok {
+				tc.SetWriteBuffer(64 << 10) // no autotuning: backpressure shows sooner
+			}
 			w := bufio.NewWriterSize(conn, 4096)
 			for s := range lines {
 				fmt.Fprintf(w, "%s\n", line(c, s))
