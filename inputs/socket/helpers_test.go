@@ -27,7 +27,7 @@ type rec struct {
 
 // harness runs an input over a real spool in a temp dir.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	sp     *spool.Spool
 	st     *spool.Stream
 	in     *Input
@@ -35,7 +35,7 @@ type harness struct {
 	done   chan error
 }
 
-func start(t *testing.T, cfg Config, partitions int) *harness {
+func start(t testing.TB, cfg Config, partitions int) *harness {
 	t.Helper()
 	sp, err := spool.Open(t.TempDir(), spool.Options{Fsync: spool.FsyncNever})
 	if err != nil {
@@ -53,12 +53,16 @@ func start(t *testing.T, cfg Config, partitions int) *harness {
 	return startWith(t, cfg, parts, sp, st)
 }
 
-func startWith(t *testing.T, cfg Config, parts []Appender, sp *spool.Spool, st *spool.Stream) *harness {
+func startWith(t testing.TB, cfg Config, parts []Appender, sp *spool.Spool, st *spool.Stream) *harness {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "test"
 	}
-	in, err := New(cfg, parts, zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
+	log := zap.NewNop()
+	if _, bench := t.(*testing.B); !bench {
+		log = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel))
+	}
+	in, err := New(cfg, parts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +87,7 @@ func (h *harness) stop() {
 func (h *harness) addr(i int) string { return h.in.Addrs()[i].String() }
 
 // waitFor polls cond until it holds; the test's own timeout bounds it.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
@@ -96,8 +100,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // records reads every record of the stream, partition by partition.
 func (h *harness) records() []rec {
-	h.t.Helper()
 	var out []rec
+	h.each(func(r rec) { out = append(out, r) })
+	return out
+}
+
+// count is the number of records in the stream.
+func (h *harness) count() int {
+	n := 0
+	h.each(func(rec) { n++ })
+	return n
+}
+
+func (h *harness) each(fn func(rec)) {
+	h.t.Helper()
 	for _, p := range h.st.Partitions() {
 		r := p.NewReader(0)
 		for {
@@ -129,7 +145,7 @@ func (h *harness) records() []rec {
 					for k, v, ok := ai.Next(); ok; k, v, ok = ai.Next() {
 						attrs[string(k)] = string(v)
 					}
-					out = append(out, rec{p.ID(), r.Timestamp, string(r.Body), attrs})
+					fn(rec{p.ID(), r.Timestamp, string(r.Body), attrs})
 				}
 				if it.Err() != nil {
 					h.t.Fatal(it.Err())
@@ -138,7 +154,6 @@ func (h *harness) records() []rec {
 			}
 		}
 	}
-	return out
 }
 
 func sockPath(t *testing.T, name string) string {
