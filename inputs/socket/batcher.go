@@ -17,7 +17,7 @@ type Appender interface {
 	Append(ctx context.Context, b []byte) (spool.AppendResult, error)
 }
 
-// errBehind says a datagram found no free batch: the spool is behind.
+// errBehind says a datagram found no free batch in time: the spool is behind.
 var errBehind = errors.New("batches full")
 
 // batcher gathers records from many connections into batches for one
@@ -52,16 +52,18 @@ func newBatcher(app Appender, attrs []batch.Attr, maxBytes int, linger time.Dura
 	return b
 }
 
-// lock takes mu with a builder to fill in b.cur. With wait, it waits for a
-// builder (releasing mu meanwhile) until ctx ends; without, it fails with
-// errBehind. mu is held on return, error or not.
-func (b *batcher) lock(ctx context.Context, wait bool) error {
+// lock takes mu with a builder to fill in b.cur, waiting for one (with mu
+// released meanwhile) until ctx ends, or for at most maxWait when maxWait
+// is positive: then it fails with errBehind. mu is held on return, error or
+// not.
+func (b *batcher) lock(ctx context.Context, maxWait time.Duration) error {
 	b.mu.Lock()
-	return b.ready(ctx, wait)
+	return b.ready(ctx, maxWait)
 }
 
 // ready is lock for a caller that holds mu already.
-func (b *batcher) ready(ctx context.Context, wait bool) error {
+func (b *batcher) ready(ctx context.Context, maxWait time.Duration) error {
+	var expired <-chan time.Time
 	for b.cur == nil {
 		select {
 		case nb := <-b.free:
@@ -70,8 +72,10 @@ func (b *batcher) ready(ctx context.Context, wait bool) error {
 			continue
 		default:
 		}
-		if !wait {
-			return errBehind
+		if maxWait > 0 && expired == nil {
+			t := time.NewTimer(maxWait)
+			defer t.Stop()
+			expired = t.C
 		}
 		b.mu.Unlock()
 		select {
@@ -83,6 +87,9 @@ func (b *batcher) ready(ctx context.Context, wait bool) error {
 			} else {
 				b.free <- nb
 			}
+		case <-expired:
+			b.mu.Lock()
+			return errBehind
 		case <-ctx.Done():
 			b.mu.Lock()
 			return ctx.Err()

@@ -48,7 +48,7 @@ func (in *Input) serveDatagrams(ctx context.Context, p *packetSocket) {
 			continue
 		}
 		now := time.Now()
-		if err := p.b.lock(ctx, false); err != nil {
+		if err := p.b.lock(ctx, datagramWait); err != nil {
 			p.b.unlock()
 			d := in.stats.DatagramsDropped.Add(1)
 			if in.dropLog.allow() {
@@ -70,6 +70,12 @@ func (in *Input) serveDatagrams(ctx context.Context, p *packetSocket) {
 		}
 	}
 }
+
+// datagramWait is how long a datagram waits for a free batch before it is
+// dropped: long enough to ride out a flusher that was not scheduled at once
+// (the socket's buffer holds what comes meanwhile), short enough that a
+// stalled spool costs drops, not memory.
+const datagramWait = 20 * time.Millisecond
 
 func trimNewlines(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == 0) {

@@ -127,12 +127,12 @@ func (in *Input) deliver(ctx context.Context, fr *framing.Framer, enc *encoder, 
 			break
 		}
 		if !locked {
-			if err := b.lock(ctx, true); err != nil {
+			if err := b.lock(ctx, 0); err != nil {
 				b.unlock()
 				return err
 			}
 			locked = true
-		} else if err := b.ready(ctx, true); err != nil {
+		} else if err := b.ready(ctx, 0); err != nil {
 			b.unlock()
 			return err
 		}
