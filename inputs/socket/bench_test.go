@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -27,7 +28,7 @@ func BenchmarkTCP(b *testing.B) {
 			total := uint64(per * chunkLines * conns)
 			b.SetBytes(200)
 			b.ResetTimer()
-			start := time.Now()
+			start, cpu0 := time.Now(), cpuTime()
 			var wg sync.WaitGroup
 			for range conns {
 				wg.Go(func() {
@@ -50,12 +51,13 @@ func BenchmarkTCP(b *testing.B) {
 				time.Sleep(time.Millisecond)
 			}
 			h.stop()
-			el := time.Since(start)
+			el, cpu := time.Since(start), cpuTime()-cpu0
 			b.StopTimer()
 			if got := uint64(h.count()); got != total {
 				b.Fatalf("%d records in the spool, %d sent", got, total)
 			}
 			b.ReportMetric(float64(total)/el.Seconds(), "lines/s")
+			b.ReportMetric(float64(cpu.Nanoseconds())/float64(total), "cpu-ns/line")
 		})
 	}
 }
@@ -92,4 +94,12 @@ func BenchmarkUDP(b *testing.B) {
 	b.ReportMetric(float64(b.N)/sent.Seconds(), "sent/s")
 	b.ReportMetric(100*(1-float64(s.Messages.Load())/float64(b.N)), "%lost")
 	b.ReportMetric(float64(s.DatagramsDropped.Load()), "dropped_by_input")
+}
+
+// cpuTime is the process's user and system CPU time: senders included, as
+// they share the process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
