@@ -27,7 +27,7 @@ type Input struct {
 	framing  framing.Mode
 	loc      *time.Location
 	tls      *tls.Config
-	certs    *certReloader
+	certs    *tlsReloader
 	batchers []*batcher
 	bufSize  int
 	bufs     sync.Pool // read buffers of bufSize, lent to busy connections

@@ -11,17 +11,20 @@ import (
 	"go.uber.org/zap"
 )
 
-// certReloader hands out the server certificate, re-reading its files when
-// their size or modification time changed (checked at most once a second).
-// A broken new pair is logged and the last good one kept.
-type certReloader struct {
-	certFile, keyFile string
-	log               *zap.Logger
-	interval          time.Duration // between looks at the files
+// tlsReloader hands every handshake the current server configuration,
+// re-reading the certificate, key and client CA files when their size or
+// modification time changed (looked at, at most once an interval). A new set
+// that does not load is logged and the last good one kept, so a renewal needs
+// no restart and a botched one breaks nothing.
+type tlsReloader struct {
+	src      TLSConfig
+	minV     uint16
+	log      *zap.Logger
+	interval time.Duration
 
 	mu      sync.Mutex
-	cert    *tls.Certificate
-	stamp   [2]fileStamp
+	cfg     *tls.Config
+	stamp   [3]fileStamp
 	checked time.Time
 }
 
@@ -30,75 +33,73 @@ type fileStamp struct {
 	mod  time.Time
 }
 
-func stampOf(path string) (fileStamp, error) {
-	fi, err := os.Stat(path)
+func (r *tlsReloader) stamps() ([3]fileStamp, error) {
+	var out [3]fileStamp
+	for i, p := range [3]string{r.src.CertFile, r.src.KeyFile, r.src.ClientCAFile} {
+		if p == "" {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return out, fmt.Errorf("stat %s: %w", p, err)
+		}
+		out[i] = fileStamp{fi.Size(), fi.ModTime()}
+	}
+	return out, nil
+}
+
+// load reads the files into a fresh configuration.
+func (r *tlsReloader) load() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(r.src.CertFile, r.src.KeyFile)
 	if err != nil {
-		return fileStamp{}, err
+		return nil, fmt.Errorf("load tls certificate %s: %w", r.src.CertFile, err)
 	}
-	return fileStamp{fi.Size(), fi.ModTime()}, nil
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: r.minV}
+	if r.src.ClientCAFile != "" {
+		pem, err := os.ReadFile(r.src.ClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read tls client ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls client ca %s: no PEM certificates", r.src.ClientCAFile)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
 }
 
-func newCertReloader(certFile, keyFile string, log *zap.Logger) (*certReloader, error) {
-	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log, interval: time.Second}
-	if err := r.load(); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-func (r *certReloader) load() error {
-	s1, err1 := stampOf(r.certFile)
-	s2, err2 := stampOf(r.keyFile)
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("stat tls files: %v %v", err1, err2)
-	}
-	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
-	if err != nil {
-		return fmt.Errorf("load tls certificate %s: %w", r.certFile, err)
-	}
-	r.cert, r.stamp = &cert, [2]fileStamp{s1, s2}
-	return nil
-}
-
-func (r *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (r *tlsReloader) config(*tls.ClientHelloInfo) (*tls.Config, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now := time.Now(); now.Sub(r.checked) >= r.interval {
 		r.checked = now
-		s1, err1 := stampOf(r.certFile)
-		s2, err2 := stampOf(r.keyFile)
-		if err1 == nil && err2 == nil && [2]fileStamp{s1, s2} != r.stamp {
-			if err := r.load(); err != nil {
-				r.log.Warn("tls certificate changed but does not load; keeping the old one", zap.Error(err))
-				r.stamp = [2]fileStamp{s1, s2} // do not retry until it changes again
+		if st, err := r.stamps(); err == nil && st != r.stamp {
+			r.stamp = st // a broken set is tried again only when it changes again
+			if cfg, err := r.load(); err != nil {
+				r.log.Warn("tls files changed but do not load; keeping the old ones", zap.Error(err))
 			} else {
-				r.log.Info("tls certificate reloaded", zap.String("cert_file", r.certFile))
+				r.cfg = cfg
+				r.log.Info("tls files reloaded", zap.String("cert_file", r.src.CertFile))
 			}
 		}
 	}
-	return r.cert, nil
+	return r.cfg, nil
 }
 
-func buildTLS(c *TLSConfig, log *zap.Logger) (*tls.Config, *certReloader, error) {
-	r, err := newCertReloader(c.CertFile, c.KeyFile, log)
-	if err != nil {
-		return nil, nil, err
-	}
+// buildTLS loads the TLS files once, so that a bad file fails New, and
+// returns a listener configuration that follows them afterwards.
+func buildTLS(c *TLSConfig, log *zap.Logger) (*tls.Config, *tlsReloader, error) {
 	minV, err := tlsVersion(c.MinVersion)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := &tls.Config{GetCertificate: r.get, MinVersion: minV}
-	if c.ClientCAFile != "" {
-		pem, err := os.ReadFile(c.ClientCAFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("read tls client ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, fmt.Errorf("tls client ca %s: no PEM certificates", c.ClientCAFile)
-		}
-		cfg.ClientCAs, cfg.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	r := &tlsReloader{src: *c, minV: minV, log: log, interval: time.Second}
+	if r.stamp, err = r.stamps(); err != nil {
+		return nil, nil, err
 	}
-	return cfg, r, nil
+	if r.cfg, err = r.load(); err != nil {
+		return nil, nil, err
+	}
+	return &tls.Config{GetConfigForClient: r.config, MinVersion: minV}, r, nil
 }

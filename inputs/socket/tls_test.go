@@ -125,12 +125,36 @@ func TestTLS(t *testing.T) {
 	if err != nil || cn != "server two" {
 		t.Fatalf("after renewal: %q %v", cn, err)
 	}
-	waitFor(t, "two lines", func() bool { return h.in.Stats().Messages.Load() == 2 })
-	waitFor(t, "two handshake errors", func() bool { return h.in.Stats().TLSHandshakeErrors.Load() == 2 })
+	// A new client CA is picked up too: its clients get in, the old ones not.
+	p2 := newPKI(t)
+	client2 := p2.issue("client", "client 2", 30, x509.ExtKeyUsageClientAuth)
+	ca2, _ := os.ReadFile(p2.path("ca.pem"))
+	os.WriteFile(p.path("ca.pem"), ca2, 0o600)
+	future = future.Add(time.Minute)
+	os.Chtimes(p.path("ca.pem"), future, future)
+	good2 := &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{client2}, ServerName: "127.0.0.1"}
+	if _, err := send(good2, "new ca"); err != nil {
+		t.Fatalf("client of the new CA: %v", err)
+	}
+	if _, err := send(good, "old ca"); err == nil {
+		t.Fatal("client of the old CA still accepted")
+	}
+	// A broken renewal keeps the last good certificate.
+	os.WriteFile(p.path("server.key"), []byte("not a key"), 0o600)
+	future = future.Add(time.Minute)
+	os.Chtimes(p.path("server.key"), future, future)
+	if cn, err = send(good2, "broken renewal"); err != nil || cn != "server two" {
+		t.Fatalf("after a broken renewal: %q %v", cn, err)
+	}
+	waitFor(t, "four lines", func() bool { return h.in.Stats().Messages.Load() == 4 })
+	waitFor(t, "three handshake errors", func() bool { return h.in.Stats().TLSHandshakeErrors.Load() == 3 })
 	h.stop()
-	r := h.records()
-	if len(r) != 2 || r[0].body != "with client cert" || r[1].body != "after renewal" {
-		t.Fatalf("records %+v", r)
+	var bodies []string
+	for _, r := range h.records() {
+		bodies = append(bodies, r.body)
+	}
+	if fmt.Sprint(bodies) != "[with client cert after renewal new ca broken renewal]" {
+		t.Fatalf("records %q", bodies)
 	}
 }
 
