@@ -100,16 +100,53 @@ func TestStreamExactlyOnceInOrder(t *testing.T) {
 }
 
 // TestShutdownFlushes: records waiting in a batch, and bytes a connection
-// sent but the input has not read, reach the spool when Run stops.
+// sent but the input has not read, reach the spool when Run stops, while
+// the clients still hold their connections open.
 func TestShutdownFlushes(t *testing.T) {
-	h := start(t, Config{Addresses: []string{"tcp://127.0.0.1:0"}, Linger: time.Hour}, 1)
-	c := dial(t, "tcp", h.addr(0))
+	p := newPKI(t)
+	p.issue("server", "server", 10, 0)
+	for _, kind := range []string{"tcp", "unix", "tls"} {
+		for _, unread := range []bool{false, true} {
+			name := kind
+			if unread {
+				name += "/unread"
+			}
+			t.Run(name, func(t *testing.T) { shutdownFlushes(t, p, kind, unread) })
+		}
+	}
+}
+
+func shutdownFlushes(t *testing.T, p *pki, kind string, unread bool) {
+	cfg := Config{Addresses: []string{"tcp://127.0.0.1:0"}, Linger: time.Hour}
+	switch kind {
+	case "unix":
+		cfg.Addresses = []string{"unix://" + sockPath(t, "s.sock")}
+	case "tls":
+		cfg.TLS = &TLSConfig{CertFile: p.path("server.crt"), KeyFile: p.path("server.key")}
+	}
+	h := start(t, cfg, 1)
+	var c net.Conn
+	if kind == "tls" {
+		var err error
+		if c, err = tlsDialConfig(h.addr(0), p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+	} else {
+		c = dial(t, h.in.Addrs()[0].Network(), h.addr(0))
+	}
 	for s := range 100 {
 		fmt.Fprintf(c, "%s\n", line(0, s))
 	}
-	waitFor(t, "100 lines read", func() bool { return h.in.Stats().Messages.Load() == 100 })
-	if h.in.Stats().Batches.Load() != 0 {
-		t.Fatal("a batch went out before the linger")
+	if unread {
+		// Stop at once: what the input has not read yet is in the
+		// kernel's buffer, and shutdown must read it.
+		waitFor(t, "accepted", func() bool { return h.in.Stats().ConnectionsAccepted.Load() == 1 })
+	} else {
+		waitFor(t, "100 lines read", func() bool { return h.in.Stats().Messages.Load() == 100 })
+		if h.in.Stats().Batches.Load() != 0 {
+			t.Fatal("a batch went out before the linger")
+		}
 	}
 	h.stop() // the client still holds its connection open
 	checkExactlyOnce(t, h.records(), 1, 100)
