@@ -62,38 +62,52 @@ func BenchmarkTCP(b *testing.B) {
 	}
 }
 
-// BenchmarkUDP sends 200-byte datagrams as fast as one client can and
+// BenchmarkUDP sends 200-byte datagrams as fast as the senders can and
 // reports the share lost (in the kernel or dropped by the input).
 func BenchmarkUDP(b *testing.B) {
-	h := start(b, Config{Addresses: []string{"udp://127.0.0.1:0"}, ReceiveBufferBytes: 4 << 20}, 2)
-	c, err := net.Dial("udp", h.addr(0))
-	if err != nil {
-		b.Fatal(err)
+	for _, senders := range []int{1, 4} {
+		b.Run("senders="+strconv.Itoa(senders), func(b *testing.B) {
+			h := start(b, Config{Addresses: []string{"udp://127.0.0.1:0"}, ReceiveBufferBytes: 4 << 20}, 2)
+			msg := bytes.Repeat([]byte("u"), 200)
+			per := (b.N + senders - 1) / senders
+			total := per * senders
+			b.SetBytes(200)
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range senders {
+				wg.Go(func() {
+					c, err := net.Dial("udp", h.addr(0))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer c.Close()
+					for range per {
+						c.Write(msg)
+					}
+				})
+			}
+			wg.Wait()
+			sent := time.Since(start)
+			// Let the input catch up with what the kernel queued.
+			last := uint64(0)
+			for {
+				time.Sleep(50 * time.Millisecond)
+				n := h.in.Stats().Messages.Load()
+				if n == last {
+					break
+				}
+				last = n
+			}
+			b.StopTimer()
+			h.stop()
+			s := h.in.Stats()
+			b.ReportMetric(float64(total)/sent.Seconds(), "sent/s")
+			b.ReportMetric(100*(1-float64(s.Messages.Load())/float64(total)), "%lost")
+			b.ReportMetric(float64(s.DatagramsDropped.Load()), "dropped_by_input")
+		})
 	}
-	msg := bytes.Repeat([]byte("u"), 200)
-	b.SetBytes(200)
-	b.ResetTimer()
-	start := time.Now()
-	for range b.N {
-		c.Write(msg)
-	}
-	sent := time.Since(start)
-	// Let the input catch up with what the kernel queued.
-	last := uint64(0)
-	for {
-		time.Sleep(50 * time.Millisecond)
-		n := h.in.Stats().Messages.Load()
-		if n == last {
-			break
-		}
-		last = n
-	}
-	b.StopTimer()
-	h.stop()
-	s := h.in.Stats()
-	b.ReportMetric(float64(b.N)/sent.Seconds(), "sent/s")
-	b.ReportMetric(100*(1-float64(s.Messages.Load())/float64(b.N)), "%lost")
-	b.ReportMetric(float64(s.DatagramsDropped.Load()), "dropped_by_input")
 }
 
 // cpuTime is the process's user and system CPU time: senders included, as
