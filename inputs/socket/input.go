@@ -244,7 +244,7 @@ func (in *Input) accept(ctx context.Context, l *streamListener, conns *sync.Wait
 			if in.limitLog.allow() {
 				in.log.Warn("max_connections reached; closing new connection",
 					zap.Int("max_connections", in.cfg.MaxConnections), zap.Stringer("address", l.addr),
-					zap.String("peer", c.RemoteAddr().String()), zap.Uint64("rejected_total", n))
+					zap.String("peer", peerOf(c)), zap.Uint64("rejected_total", n))
 			}
 			continue
 		}

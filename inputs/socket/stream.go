@@ -21,8 +21,8 @@ func (in *Input) serveConn(ctx context.Context, a address, c net.Conn, b *batche
 	log := in.log
 	enc := newEncoder(in.format, in.loc)
 	if a.network == "tcp" {
-		enc.peer = []byte(c.RemoteAddr().String())
-		log = log.With(zap.String("peer", c.RemoteAddr().String()))
+		enc.peer = []byte(peerOf(c))
+		log = log.With(zap.String("peer", peerOf(c)))
 	}
 	// TLS keeps decrypted and raw bytes of its own, which readiness of the
 	// socket does not show: a TLS connection keeps its read buffer.
@@ -48,12 +48,12 @@ func (in *Input) serveConn(ctx context.Context, a address, c net.Conn, b *batche
 		}
 	}()
 	for {
+		in.setIdleDeadline(c)
 		if fr.Buffered() == 0 && wait {
 			if bufp != nil && fr.Detach() != nil {
 				in.bufs.Put(bufp)
 				bufp = nil
 			}
-			in.setIdleDeadline(c)
 			if err := waitReadable(c); err != nil {
 				in.readEnded(log, err)
 				return
@@ -63,7 +63,6 @@ func (in *Input) serveConn(ctx context.Context, a address, c net.Conn, b *batche
 			bufp = in.bufs.Get().(*[]byte)
 			fr.Attach(*bufp)
 		}
-		in.setIdleDeadline(c)
 		n, err := c.Read(fr.Space())
 		fr.Commit(n)
 		if err != nil {
@@ -150,4 +149,12 @@ func (in *Input) deliver(ctx context.Context, fr *framing.Framer, enc *encoder, 
 		b.unlock()
 	}
 	return nil
+}
+
+// peerOf is the remote address of c, or "" when it has none (unix peers).
+func peerOf(c net.Conn) string {
+	if a := c.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
 }
