@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/capstan-agent/capstan/spool"
 )
 
@@ -193,7 +195,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Every goroutine an input starts ends with Run.
+	goleak.VerifyTestMain(m)
 }
 
 // blockingAppender holds every Append until released.
