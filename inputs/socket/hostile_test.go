@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -283,4 +284,30 @@ func TestBackpressureDatagram(t *testing.T) {
 
 func tlsDial(addr string, p *pki) (net.Conn, error) {
 	return tlsDialConfig(addr, p)
+}
+
+// TestShutdownWithFullSpool: when the spool never takes a batch, Run still
+// returns once flush_timeout has passed, and counts what it lost.
+func TestShutdownWithFullSpool(t *testing.T) {
+	h, ba := blockedHarness(t, Config{Addresses: []string{"tcp://127.0.0.1:0", "udp://127.0.0.1:0"},
+		BatchBytes: 4096, FlushTimeout: 50 * time.Millisecond})
+	c := dial(t, "tcp", h.addr(0))
+	for s := range 1000 {
+		fmt.Fprintf(c, "%s\n", line(0, s))
+	}
+	<-ba.entered
+	waitFor(t, "the connection to stop", func() bool {
+		b := h.in.batchers[0]
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.cur == nil && len(b.free) == 0
+	})
+	h.stop() // returns although the spool never unblocks
+	s := h.in.Stats()
+	if s.AppendErrors.Load() == 0 || s.LostRecords.Load() == 0 || s.LostRecords.Load() < s.Messages.Load() {
+		t.Fatalf("append errors %d, lost %d, messages %d", s.AppendErrors.Load(), s.LostRecords.Load(), s.Messages.Load())
+	}
+	if n := h.count(); n != 0 {
+		t.Fatalf("%d records in the spool", n)
+	}
 }

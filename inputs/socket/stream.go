@@ -125,14 +125,21 @@ func (in *Input) deliver(ctx context.Context, fr *framing.Framer, enc *encoder, 
 		if !ok {
 			break
 		}
+		var err error
 		if !locked {
-			if err := b.lock(ctx, 0); err != nil {
-				b.unlock()
-				return err
-			}
-			locked = true
-		} else if err := b.ready(ctx, 0); err != nil {
+			err, locked = b.lock(ctx, 0), true
+		} else {
+			err = b.ready(ctx, 0)
+		}
+		if err != nil {
+			// Shutdown with a spool that stays full: what this connection
+			// holds is lost, and counted.
 			b.unlock()
+			lost := uint64(1)
+			for _, _, ok := fr.Next(); ok; _, _, ok = fr.Next() {
+				lost++
+			}
+			in.stats.LostRecords.Add(lost)
 			return err
 		}
 		if enc.add(b.cur, now, nowNS, msg, cut) {
