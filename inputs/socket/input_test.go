@@ -261,12 +261,13 @@ func TestIdleTimeout(t *testing.T) {
 	h := start(t, Config{Addresses: []string{"tcp://127.0.0.1:0"}, IdleTimeout: 50 * time.Millisecond}, 1)
 	c := dial(t, "tcp", h.addr(0))
 	fmt.Fprint(c, "partial line")
-	if _, err := io.ReadAll(c); err != nil {
-		t.Fatal(err)
+	silent := dial(t, "tcp", h.addr(0)) // waits without a buffer
+	for _, conn := range []net.Conn{c, silent} {
+		if _, err := io.ReadAll(conn); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := h.in.Stats().IdleTimeouts.Load(); n != 1 {
-		t.Fatalf("idle timeouts %d", n)
-	}
+	waitFor(t, "both counted", func() bool { return h.in.Stats().IdleTimeouts.Load() == 2 })
 	h.stop()
 	if r := h.records(); len(r) != 1 || r[0].body != "partial line" {
 		t.Fatalf("records %+v", r)
