@@ -185,3 +185,18 @@ func FuzzOctetFramer(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkNewline(b *testing.B) {
+	in := bytes.Repeat(append(bytes.Repeat([]byte("x"), 199), '\n'), 300)
+	f := New(Auto, 64<<10)
+	f.Attach(make([]byte, BufferSize(64<<10)))
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		f.Commit(copy(f.Space(), in))
+		for {
+			if _, _, ok := f.Next(); !ok {
+				break
+			}
+		}
+	}
+}

@@ -159,27 +159,12 @@ func (p *Parser) parseSD(b []byte, m *Message) ([]byte, error) {
 			if len(name) == 0 || len(rest) < 2 || rest[0] != '=' || rest[1] != '"' {
 				return nil, ErrSD
 			}
-			rest = rest[2:]
-			start := len(p.scratch)
-			closed := false
-			for i := 0; i < len(rest); i++ {
-				c := rest[i]
-				if c == '\\' && i+1 < len(rest) && (rest[i+1] == '"' || rest[i+1] == '\\' || rest[i+1] == ']') {
-					p.scratch = append(p.scratch, rest[i+1])
-					i++
-					continue
-				}
-				if c == '"' {
-					rest = rest[i+1:]
-					closed = true
-					break
-				}
-				p.scratch = append(p.scratch, c)
-			}
-			if !closed {
+			var value []byte
+			var ok bool
+			if value, rest, ok = p.sdValue(rest[2:]); !ok {
 				return nil, ErrSD
 			}
-			m.SD = append(m.SD, SDParam{ID: id, Name: name, Value: p.scratch[start:len(p.scratch):len(p.scratch)]})
+			m.SD = append(m.SD, SDParam{ID: id, Name: name, Value: value})
 			params++
 		}
 		if len(rest) == 0 || rest[0] != ']' {
@@ -192,6 +177,33 @@ func (p *Parser) parseSD(b []byte, m *Message) ([]byte, error) {
 	}
 	p.sd = m.SD[:0]
 	return b, nil
+}
+
+// sdValue reads a PARAM-VALUE up to its closing quote. Without escapes, the
+// common case, the value is a slice of the input; with them, it is
+// unescaped into the scratch space.
+func (p *Parser) sdValue(b []byte) (value, rest []byte, ok bool) {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		return nil, nil, false
+	}
+	if bytes.IndexByte(b[:q], '\\') < 0 {
+		return b[:q], b[q+1:], true
+	}
+	start := len(p.scratch)
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c == '\\' && i+1 < len(b) && (b[i+1] == '"' || b[i+1] == '\\' || b[i+1] == ']') {
+			p.scratch = append(p.scratch, b[i+1])
+			i++
+			continue
+		}
+		if c == '"' {
+			return p.scratch[start:len(p.scratch):len(p.scratch)], b[i+1:], true
+		}
+		p.scratch = append(p.scratch, c)
+	}
+	return nil, nil, false
 }
 
 func (p *Parser) parse3164(b []byte, now time.Time, m *Message) error {

@@ -184,3 +184,23 @@ func FuzzRFC3164(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParse(b *testing.B) {
+	for _, in := range []struct{ name, msg string }{
+		{"rfc5424", `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog 42 ID47 [exampleSDID@32473 iut="3" eventSource="Application"] An application event log entry of some length`},
+		{"rfc3164", `<34>Oct 11 22:14:15 mymachine su[123]: 'su root' failed for lonvick on /dev/pts/8 and some more text`},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			p := Parser{Location: time.UTC}
+			var m Message
+			msg := []byte(in.msg)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.Parse(msg, now, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
