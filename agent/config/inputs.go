@@ -112,14 +112,12 @@ type StreamSocket struct {
 	Framing        string   `koanf:"framing" enum:"auto,newline,octet_counting"`
 	MaxConnections int      `koanf:"max_connections"`
 	IdleTimeout    Duration `koanf:"idle_timeout"`
-	ReadTimeout    Duration `koanf:"read_timeout"`
 }
 
 func (s *StreamSocket) defaults() {
 	s.Framing = "auto"
 	s.MaxConnections = 1024
 	s.IdleTimeout = Duration(300e9)
-	s.ReadTimeout = 0
 }
 
 // TCPInput listens on TCP, with optional TLS.

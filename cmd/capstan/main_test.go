@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -543,4 +544,41 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestTCPInputToStdout: lines sent to a tcp input of the running binary come
+// out of its stdout output once each, in order, and SIGTERM exits 0.
+func TestTCPInputToStdout(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "capstan.yaml")
+	writeConfig(t, cfgPath, filepath.Join(dir, "data"), "")
+	p := startAgent(t, dir, env(), "-c", cfgPath)
+	line := p.waitLog(`"listening"`)
+	var rec struct{ Address string }
+	if err := json.Unmarshal([]byte(line), &rec); err != nil || rec.Address == "" {
+		t.Fatalf("no address in %q", line)
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(rec.Address, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(conn)
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(w, "tcp line %d\n", i)
+	}
+	w.Flush()
+	conn.Close()
+	out := bufio.NewReader(p.stdout)
+	for i, l := range readLines(t, out, 5000) {
+		if l != fmt.Sprintf("tcp line %d", i) {
+			t.Fatalf("line %d is %q", i, l)
+		}
+	}
+	p.signal(syscall.SIGTERM)
+	if rest, _ := io.ReadAll(out); len(rest) > 0 {
+		t.Errorf("printed more: %q", rest)
+	}
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.allLogs())
+	}
 }

@@ -99,6 +99,7 @@ func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 
 func (in *Input) listen(a address) error {
 	mode, _ := strconv.ParseUint(in.cfg.SocketMode, 8, 32)
+	bound := a.addr
 	if a.network == "unix" || a.network == "unixgram" {
 		if err := clearStaleSocket(a.network, a.addr, in.log); err != nil {
 			return err
@@ -110,6 +111,7 @@ func (in *Input) listen(a address) error {
 			return err
 		}
 		in.listeners = append(in.listeners, &streamListener{addr: a, ln: ln})
+		bound = ln.Addr().String()
 	} else {
 		pc, err := net.ListenPacket(a.network, a.addr)
 		if err != nil {
@@ -125,13 +127,15 @@ func (in *Input) listen(a address) error {
 		}
 		b := in.batchers[len(in.packets)%len(in.batchers)]
 		in.packets = append(in.packets, &packetSocket{addr: a, conn: pc, b: b})
+		bound = pc.LocalAddr().String()
 	}
 	if a.network == "unix" || a.network == "unixgram" {
 		if err := os.Chmod(a.addr, os.FileMode(mode)); err != nil {
 			return fmt.Errorf("chmod socket: %w", err)
 		}
 	}
-	in.log.Info("listening", zap.Stringer("address", a))
+	// The bound address, which tells the port when the configuration said 0.
+	in.log.Info("listening", zap.String("address", a.network+"://"+bound))
 	return nil
 }
 
