@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/capstan-agent/capstan/shipper/internal/shiptest"
+	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
 )
 

@@ -1,4 +1,4 @@
-// Package shiptest holds helpers for the shipper's tests: spools in temp
+// Package shiptest holds helpers for tests of the shipper and forward input: spools in temp
 // dirs, batches of numbered records, and reading a partition back.
 package shiptest
 
