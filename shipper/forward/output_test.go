@@ -1,0 +1,294 @@
+package forward
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	fwdin "github.com/capstan-agent/capstan/inputs/forward"
+	"github.com/capstan-agent/capstan/shipper/shiptest"
+	"github.com/capstan-agent/capstan/spool"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// core is a receiving agent in this process: a spool and a forward input.
+type core struct {
+	spool  *spool.Spool
+	stream *spool.Stream
+	in     *fwdin.Input
+	stop   func()
+}
+
+func startCore(t *testing.T, cfg fwdin.Config, partitions int) *core {
+	t.Helper()
+	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": partitions})
+	st := shiptest.Stream(t, s, "core")
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1:0"
+	}
+	in, err := fwdin.New(cfg, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	c := &core{spool: s, stream: st, in: in}
+	c.stop = func() { cancel(); <-done }
+	t.Cleanup(c.stop)
+	return c
+}
+
+// bodies returns every record body the core holds, sorted.
+func (c *core) bodies(t *testing.T) []string {
+	var all []string
+	for _, p := range c.stream.Partitions() {
+		all = append(all, shiptest.Bodies(t, p)...)
+	}
+	sort.Strings(all)
+	return all
+}
+
+// edge is a spool with stream "app" of partitions, filled with numbered
+// records: partition p holds "p<p>-<i>" for i < perPartition.
+func edge(t *testing.T, partitions, perPartition int) (*spool.Spool, *spool.Stream, []string) {
+	t.Helper()
+	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions})
+	st := shiptest.Stream(t, s, "app")
+	var want []string
+	for p := 0; p < partitions; p++ {
+		tag := fmt.Sprintf("p%d", p)
+		shiptest.AppendNumbered(t, st.Partition(p), 0, tag, 0, perPartition, 100)
+		for i := 0; i < perPartition; i++ {
+			want = append(want, fmt.Sprintf("%s-%d", tag, i))
+		}
+	}
+	sort.Strings(want)
+	return s, st, want
+}
+
+// allAcked reports whether the peer acknowledged every partition to its end.
+func allAcked(out *Output) bool {
+	for _, c := range out.group.Cursors() {
+		if c.Acked() < c.Partition().NextOffset() {
+			return false
+		}
+	}
+	return true
+}
+
+// shipUntil runs the output until the peer acknowledged everything, then
+// stops it.
+func shipUntil(t *testing.T, out *Output) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- out.Run(ctx) }()
+	for !allAcked(out) {
+		select {
+		case err := <-done:
+			t.Fatalf("output stopped early: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+}
+
+func equal(t *testing.T, got, want []string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("core holds %d records, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("record %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+func TestShipExactlyOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		tls     bool
+		minSent uint64 // frames sent with sendfile, at least
+	}{
+		{name: "sendfile", minSent: 1},
+		{name: "buffered", cfg: Config{DisableSendfile: true}},
+		{name: "tls", tls: true},
+		{name: "small window and frames", cfg: Config{FrameBytes: 4 << 10, Connections: 3}, minSent: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var inCfg fwdin.Config
+			inCfg.Token = "tok"
+			if tc.cfg.FrameBytes != 0 {
+				inCfg.WindowBytes = 16 << 10
+			}
+			cfg := tc.cfg
+			if tc.tls {
+				dir := t.TempDir()
+				writeCert(t, dir)
+				inCfg.TLS = fwdin.TLSConfig{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
+				cfg.TLS = TLSConfig{Enabled: true, CAFile: filepath.Join(dir, "cert.pem"), ServerName: "localhost"}
+			}
+			c := startCore(t, inCfg, 2)
+			es, st, want := edge(t, 4, 1000)
+			cfg.Name, cfg.Token = "to-core", "tok"
+			cfg.Endpoints = []string{c.in.Addr().String()}
+			out, err := New(cfg, es, []*spool.Stream{st}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			shipUntil(t, out)
+			equal(t, c.bodies(t), want)
+			if s := out.Stats().Sendfile.Load(); s < tc.minSent || (tc.minSent == 0 && s != 0) {
+				t.Fatalf("%d frames by sendfile", s)
+			}
+			// Everything acknowledged is committed: a second run sends nothing.
+			cp, _ := es.Checkpoints().Load("to-core")
+			for p := 0; p < 4; p++ {
+				if cp[spool.Key{Stream: "app", Partition: p}] != 1000 {
+					t.Fatalf("checkpoint %v", cp)
+				}
+			}
+		})
+	}
+}
+
+// A restarted output that lost its checkpoint sends everything again; the
+// core stores nothing twice.
+func TestResendIsDropped(t *testing.T) {
+	c := startCore(t, fwdin.Config{}, 3)
+	es, st, want := edge(t, 2, 500)
+	for i, name := range []string{"first", "second"} {
+		out, err := New(Config{Name: name, Endpoints: []string{c.in.Addr().String()}}, es, []*spool.Stream{st}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shipUntil(t, out)
+		if i == 1 && out.Stats().Frames.Load() == 0 {
+			t.Fatal("second output sent nothing")
+		}
+	}
+	equal(t, c.bodies(t), want)
+	if d := c.in.Stats().Duplicates.Load(); d == 0 {
+		t.Fatal("no duplicates dropped")
+	}
+}
+
+// With the first endpoint down, partitions fail over to the second; with
+// both up, they are spread over both.
+func TestFailoverAndBalance(t *testing.T) {
+	down, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := down.Addr().String()
+	down.Close()
+	c1 := startCore(t, fwdin.Config{}, 1)
+	es, st, want := edge(t, 4, 200)
+	out, err := New(Config{Name: "fo", Endpoints: []string{deadAddr, c1.in.Addr().String()},
+		BackoffInitial: time.Millisecond, BackoffMax: 10 * time.Millisecond}, es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipUntil(t, out)
+	equal(t, c1.bodies(t), want)
+
+	c2 := startCore(t, fwdin.Config{}, 1)
+	c3 := startCore(t, fwdin.Config{}, 1)
+	es, st, want = edge(t, 4, 200)
+	out, err = New(Config{Name: "lb", Endpoints: []string{c2.in.Addr().String(), c3.in.Addr().String()}}, es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- out.Run(ctx) }()
+	for !allAcked(out) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	b2, b3 := c2.bodies(t), c3.bodies(t)
+	if len(b2) != 400 || len(b3) != 400 {
+		t.Fatalf("spread %d/%d, want 400/400", len(b2), len(b3))
+	}
+	both := append(b2, b3...)
+	sort.Strings(both)
+	equal(t, both, want)
+}
+
+// The output keeps retrying while the core is down and catches up after.
+func TestCoreDownThenUp(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	es, st, want := edge(t, 2, 300)
+	out, err := New(Config{Name: "late", Endpoints: []string{addr},
+		BackoffInitial: time.Millisecond, BackoffMax: 20 * time.Millisecond}, es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- out.Run(ctx) }()
+	for out.Stats().Reconnects.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if out.Healthy() {
+		t.Fatal("healthy with the core down")
+	}
+	c := startCore(t, fwdin.Config{Address: addr}, 2)
+	for !allAcked(out) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	equal(t, c.bodies(t), want)
+}
+
+func writeCert(t *testing.T, dir string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+}
