@@ -2,7 +2,10 @@ package forward
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -33,6 +36,8 @@ func runChild() int {
 		err = runCore(ctx)
 	case "ship":
 		err = runShip(ctx)
+	case "bare":
+		err = runBare(ctx)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}
@@ -161,9 +166,10 @@ func runShip(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	start, cpu0 := time.Now(), cpuTime()
 	done := make(chan error, 1)
 	go func() { done <- out.Run(ctx) }()
-	tick := time.NewTicker(2 * time.Millisecond)
+	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for !allAcked(out) {
 		select {
@@ -172,6 +178,62 @@ func runShip(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+	report(start, cpu0)
 	cancel()
 	return <-done
+}
+
+// runBare sends the bytes of stream "app" in CAPSTAN_DIR to CAPSTAN_ENDPOINT
+// with nothing but sendfile(2): the bound for the forward output.
+func runBare(ctx context.Context) error {
+	s, err := spool.Open(os.Getenv("CAPSTAN_DIR"), spool.Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	st, err := s.Stream("app", spool.StreamOptions{Partitions: 2})
+	if err != nil {
+		return err
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	conn, err := net.Dial("tcp", os.Getenv("CAPSTAN_ENDPOINT"))
+	if err != nil {
+		return err
+	}
+	sf, err := newSendfileConn(conn.(*net.TCPConn))
+	if err != nil {
+		return err
+	}
+	for _, p := range st.Partitions() {
+		r := p.NewReader(0)
+		for {
+			rg, err := r.Next(1 << 30)
+			if errors.Is(err, spool.ErrNoData) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := sf.send(nil, rg.File, rg.Pos, rg.Len); err != nil {
+				return err
+			}
+		}
+	}
+	conn.(*net.TCPConn).CloseWrite()
+	io.Copy(io.Discard, conn) // the reader closes once it read everything
+	conn.Close()
+	report(start, cpu0)
+	return nil
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report prints "elapsed_ns cpu_ns" for the parent.
+func report(start time.Time, cpu0 time.Duration) {
+	fmt.Printf("%d %d\n", time.Since(start).Nanoseconds(), (cpuTime() - cpu0).Nanoseconds())
 }

@@ -1,0 +1,158 @@
+package forward
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/capstan-agent/capstan/shipper/protocol"
+	"github.com/capstan-agent/capstan/spool"
+)
+
+// discardForward is a forward receiver that reads and acknowledges DATA
+// frames without storing them: the peer for measuring the sender alone.
+func discardForward(b *testing.B) (addr string, stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReaderSize(c, 1<<20)
+				if _, err := protocol.ReadClientHello(br); err != nil {
+					return
+				}
+				c.Write(protocol.AppendServerHello(nil, &protocol.ServerHello{Version: protocol.Version, Accepted: true,
+					MaxFrame: 64 << 20, Window: 8 << 20, Heartbeat: 5000}))
+				r := protocol.NewReader(br, 64<<20)
+				var out []byte
+				for {
+					f, err := r.ReadFrame()
+					if err != nil {
+						return
+					}
+					if f.Type == protocol.TypeData {
+						out = protocol.AppendAck(out[:0], &protocol.Ack{Stream: f.Data.Stream, Partition: f.Data.Partition, Last: f.Data.Last})
+						c.Write(out)
+					} else if f.Type == protocol.TypeHeartbeat {
+						c.Write(protocol.AppendHeartbeat(out[:0]))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() { ln.Close() }
+}
+
+// discardRaw reads connections to their end with a 1 MiB buffer.
+func discardRaw(b *testing.B) (addr string, stop func()) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.CopyBuffer(io.Discard, c, make([]byte, 1<<20))
+				c.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String(), func() { ln.Close() }
+}
+
+// measure runs a child shipping the spool in dir and returns its own
+// figures: wall time of the transfer and CPU time it spent.
+func measure(b *testing.B, env ...string) (elapsed, cpu time.Duration) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		b.Fatalf("child: %v: %s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var e, c int64
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "%d %d", &e, &c); err != nil {
+		b.Fatalf("child said %q", out)
+	}
+	return time.Duration(e), time.Duration(c)
+}
+
+// BenchmarkForwardPaths ships the same spool (2 partitions, 128 MiB of
+// 200-byte records) over loopback three ways, each in a child process whose
+// CPU time is its own: the forward output with sendfile, the forward output
+// through buffers (the TLS path without TLS), and a bare sendfile of the
+// same bytes to a discarding reader. It reports each path's throughput and
+// sender CPU seconds per GiB, and the ratios the targets are stated in.
+//
+//	go test -run '^$' -bench ForwardPaths -benchtime 3x ./shipper/forward
+func BenchmarkForwardPaths(b *testing.B) {
+	dir := b.TempDir()
+	s, err := spool.Open(dir, spool.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, _ := s.Stream("app", spool.StreamOptions{Partitions: 2})
+	body := bytes.Repeat([]byte("x"), 200)
+	var payload int64
+	for p := 0; p < 2; p++ {
+		for payload < int64(p+1)*64<<20 {
+			res, err := st.Partition(p).Append(b.Context(), bigBatch(body, 1000))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = res
+			payload = st.Partition(0).Stats().Bytes + st.Partition(1).Stats().Bytes
+		}
+	}
+	s.Close()
+	fwd, stopF := discardForward(b)
+	defer stopF()
+	raw, stopR := discardRaw(b)
+	defer stopR()
+	gib := float64(payload) / (1 << 30)
+	var tot [3]struct{ elapsed, cpu time.Duration }
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for m, env := range [][]string{
+			{childEnv + "=ship", "CAPSTAN_ENDPOINT=" + fwd, fmt.Sprintf("CAPSTAN_OUTPUT=sf%d", i)},
+			{childEnv + "=ship", "CAPSTAN_ENDPOINT=" + fwd, fmt.Sprintf("CAPSTAN_OUTPUT=buf%d", i), "CAPSTAN_BUFFERED=1"},
+			{childEnv + "=bare", "CAPSTAN_ENDPOINT=" + raw},
+		} {
+			e, c := measure(b, append(env, "CAPSTAN_DIR="+dir)...)
+			tot[m].elapsed += e
+			tot[m].cpu += c
+		}
+	}
+	b.StopTimer()
+	mbps := func(m int) float64 { return float64(payload) * float64(b.N) / tot[m].elapsed.Seconds() / 1e6 }
+	cpuPerGiB := func(m int) float64 { return tot[m].cpu.Seconds() / float64(b.N) / gib }
+	b.ReportMetric(mbps(0), "sendfile-MB/s")
+	b.ReportMetric(mbps(1), "buffered-MB/s")
+	b.ReportMetric(mbps(2), "bare-MB/s")
+	b.ReportMetric(cpuPerGiB(0), "sendfile-cpu-s/GiB")
+	b.ReportMetric(cpuPerGiB(1), "buffered-cpu-s/GiB")
+	b.ReportMetric(cpuPerGiB(2), "bare-cpu-s/GiB")
+	b.ReportMetric(mbps(2)/mbps(0), "bare/sendfile-time")
+	b.ReportMetric(cpuPerGiB(1)/cpuPerGiB(0), "buffered/sendfile-cpu")
+	b.ReportMetric(0, "ns/op")
+}
