@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
+	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
 )
@@ -134,11 +135,13 @@ func TestShipExactlyOnce(t *testing.T) {
 		name    string
 		cfg     Config
 		tls     bool
+		mtls    bool
 		minSent uint64 // frames sent with sendfile, at least
 	}{
 		{name: "sendfile", minSent: 1},
 		{name: "buffered", cfg: Config{DisableSendfile: true}},
 		{name: "tls", tls: true},
+		{name: "mtls", tls: true, mtls: true},
 		{name: "small window and frames", cfg: Config{FrameBytes: 4 << 10, Connections: 3}, minSent: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -153,6 +156,10 @@ func TestShipExactlyOnce(t *testing.T) {
 				writeCert(t, dir)
 				inCfg.TLS = fwdin.TLSConfig{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
 				cfg.TLS = TLSConfig{Enabled: true, CAFile: filepath.Join(dir, "cert.pem"), ServerName: "localhost"}
+				if tc.mtls {
+					inCfg.TLS.ClientCAFile = filepath.Join(dir, "cert.pem")
+					cfg.TLS.CertFile, cfg.TLS.KeyFile = inCfg.TLS.CertFile, inCfg.TLS.KeyFile
+				}
 			}
 			c := startCore(t, inCfg, 2)
 			es, st, want := edge(t, 4, 1000)
@@ -291,4 +298,102 @@ func writeCert(t *testing.T, dir string) {
 	kb, _ := x509.MarshalECPrivateKey(key)
 	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
 	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+}
+
+// A client without a certificate gets nowhere with an mTLS core; the
+// output keeps retrying and nothing is stored.
+func TestMTLSRefusesClientWithoutCertificate(t *testing.T) {
+	dir := t.TempDir()
+	writeCert(t, dir)
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	c := startCore(t, fwdin.Config{TLS: fwdin.TLSConfig{CertFile: cert, KeyFile: key, ClientCAFile: cert}}, 1)
+	es, st, _ := edge(t, 1, 10)
+	out, err := New(Config{Name: "nocert", Endpoints: []string{c.in.Addr().String()},
+		TLS: TLSConfig{Enabled: true, CAFile: cert, ServerName: "localhost"}, BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond},
+		es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- out.Run(ctx) }()
+	for out.Stats().Reconnects.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := len(c.bodies(t)); n != 0 || out.Stats().Acked.Load() != 0 {
+		t.Fatalf("stored %d records", n)
+	}
+}
+
+// A peer that accepts the hello and then says nothing — no ACKs, no
+// heartbeats — is given up on, and the output connects again.
+func TestSilentPeerIsDropped(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			protocol.ReadClientHello(c)
+			c.Write(protocol.AppendServerHello(nil, &protocol.ServerHello{Version: protocol.Version, Accepted: true,
+				MaxFrame: 1 << 20, Window: 1 << 20, Heartbeat: 20}))
+			accepted <- c // keep it open, silent
+		}
+	}()
+	es, st, _ := edge(t, 1, 10)
+	out, err := New(Config{Name: "silent", Endpoints: []string{ln.Addr().String()},
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}, es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- out.Run(ctx) }()
+	for i := 0; i < 2; i++ {
+		c := <-accepted
+		defer c.Close()
+	}
+	cancel()
+	<-done
+	if out.Stats().Reconnects.Load() == 0 || out.Stats().Acked.Load() != 0 {
+		t.Fatalf("reconnects %d, acked %d", out.Stats().Reconnects.Load(), out.Stats().Acked.Load())
+	}
+}
+
+// An idle connection stays up: heartbeats keep it alive past three
+// intervals of silence.
+func TestHeartbeatsKeepIdleConnection(t *testing.T) {
+	c := startCore(t, fwdin.Config{Heartbeat: 100 * time.Millisecond}, 1)
+	es, st, want := edge(t, 1, 10)
+	out, err := New(Config{Name: "idle", Endpoints: []string{c.in.Addr().String()}}, es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- out.Run(ctx) }()
+	for !allAcked(out) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(700 * time.Millisecond) // seven heartbeat intervals, idle
+	shiptest.AppendNumbered(t, st.Partition(0), 0, "late", 0, 1, 1)
+	for !allAcked(out) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if r := out.Stats().Reconnects.Load(); r != 0 {
+		t.Fatalf("%d reconnects on an idle connection", r)
+	}
+	if got := len(c.bodies(t)); got != len(want)+1 {
+		t.Fatalf("core holds %d", got)
+	}
 }
