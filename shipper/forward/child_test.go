@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -86,7 +87,7 @@ func runEdge(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := New(Config{Name: "to-core", Endpoints: []string{os.Getenv("CAPSTAN_ENDPOINT")},
+	out, err := New(Config{Name: "to-core", Endpoints: strings.Split(os.Getenv("CAPSTAN_ENDPOINT"), ","),
 		FrameBytes: 64 << 10, BackoffInitial: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond},
 		s, []*spool.Stream{st}, childLogger())
 	if err != nil {
