@@ -80,7 +80,7 @@ func discardRaw(b *testing.B) (addr string, stop func()) {
 
 // measure runs a child shipping the spool in dir and returns its own
 // figures: wall time of the transfer and CPU time it spent.
-func measure(b *testing.B, env ...string) (elapsed, cpu time.Duration) {
+func measure(b *testing.B, env ...string) (elapsed, cpu time.Duration, rssKiB int64) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer
@@ -91,10 +91,10 @@ func measure(b *testing.B, env ...string) (elapsed, cpu time.Duration) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var e, c int64
-	if _, err := fmt.Sscanf(lines[len(lines)-1], "%d %d", &e, &c); err != nil {
+	if _, err := fmt.Sscanf(lines[len(lines)-1], "%d %d %d", &e, &c, &rssKiB); err != nil {
 		b.Fatalf("child said %q", out)
 	}
-	return time.Duration(e), time.Duration(c)
+	return time.Duration(e), time.Duration(c), rssKiB
 }
 
 // BenchmarkForwardPaths ships the same spool (2 partitions, 128 MiB of
@@ -131,6 +131,8 @@ func BenchmarkForwardPaths(b *testing.B) {
 	defer stopR()
 	gib := float64(payload) / (1 << 30)
 	var tot [3]struct{ elapsed, cpu time.Duration }
+	var maxRSS [3]int64
+	frame := os.Getenv("CAPSTAN_FRAME_BYTES")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for m, env := range [][]string{
@@ -138,9 +140,10 @@ func BenchmarkForwardPaths(b *testing.B) {
 			{childEnv + "=ship", "CAPSTAN_ENDPOINT=" + fwd, fmt.Sprintf("CAPSTAN_OUTPUT=buf%d", i), "CAPSTAN_BUFFERED=1"},
 			{childEnv + "=bare", "CAPSTAN_ENDPOINT=" + raw},
 		} {
-			e, c := measure(b, append(env, "CAPSTAN_DIR="+dir)...)
+			e, c, rss := measure(b, append(env, "CAPSTAN_DIR="+dir, "CAPSTAN_FRAME_BYTES="+frame)...)
 			tot[m].elapsed += e
 			tot[m].cpu += c
+			maxRSS[m] = max(maxRSS[m], rss)
 		}
 	}
 	b.StopTimer()
@@ -154,5 +157,7 @@ func BenchmarkForwardPaths(b *testing.B) {
 	b.ReportMetric(cpuPerGiB(2), "bare-cpu-s/GiB")
 	b.ReportMetric(mbps(2)/mbps(0), "bare/sendfile-time")
 	b.ReportMetric(cpuPerGiB(1)/cpuPerGiB(0), "buffered/sendfile-cpu")
+	b.ReportMetric(float64(maxRSS[0])/1024, "sendfile-maxrss-MiB")
+	b.ReportMetric(float64(maxRSS[1])/1024, "buffered-maxrss-MiB")
 	b.ReportMetric(0, "ns/op")
 }

@@ -161,6 +161,7 @@ func runShip(ctx context.Context) error {
 	}
 	cfg := Config{Name: name, Endpoints: []string{os.Getenv("CAPSTAN_ENDPOINT")}}
 	cfg.DisableSendfile = os.Getenv("CAPSTAN_BUFFERED") != ""
+	cfg.FrameBytes = envInt("CAPSTAN_FRAME_BYTES")
 	out, err := New(cfg, s, []*spool.Stream{st}, childLogger())
 	if err != nil {
 		return err
@@ -234,7 +235,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// report prints "elapsed_ns cpu_ns" for the parent.
+// report prints "elapsed_ns cpu_ns maxrss_kib" for the parent.
 func report(start time.Time, cpu0 time.Duration) {
-	fmt.Printf("%d %d\n", time.Since(start).Nanoseconds(), (cpuTime() - cpu0).Nanoseconds())
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	fmt.Printf("%d %d %d\n", time.Since(start).Nanoseconds(), (cpuTime() - cpu0).Nanoseconds(), ru.Maxrss)
 }
