@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
 )
 
@@ -120,7 +121,12 @@ func (in *Input) Run(ctx context.Context) error {
 			continue
 		}
 		delay = 0
-		if !in.track(c) {
+		if ok, full := in.track(c); !ok {
+			if full {
+				in.stats.Refused.Add(1)
+				in.log.Warn("forward client refused: too many connections", zap.Int("max_connections", in.cfg.MaxConnections))
+				in.refuseFull(c)
+			}
 			c.Close()
 			continue
 		}
@@ -135,15 +141,26 @@ func (in *Input) Run(ctx context.Context) error {
 	return nil
 }
 
-func (in *Input) track(c net.Conn) bool {
+func (in *Input) track(c net.Conn) (ok, full bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closing {
-		return false
+		return false, false
+	}
+	if len(in.conns) >= in.cfg.MaxConnections {
+		return false, true
 	}
 	in.conns[c] = struct{}{}
 	in.stats.Connections.Add(1)
-	return true
+	return true, false
+}
+
+// refuseFull answers a client over the connection limit with a refused
+// hello, without reading its hello (a refusal needs none), and briefly.
+func (in *Input) refuseFull(c net.Conn) {
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Write(protocol.AppendServerHello(nil, &protocol.ServerHello{Version: protocol.Version,
+		Reason: fmt.Sprintf("too many connections (max %d)", in.cfg.MaxConnections)}))
 }
 
 func (in *Input) untrack(c net.Conn) {

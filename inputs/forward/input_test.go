@@ -265,3 +265,21 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxConnections(t *testing.T) {
+	in, _ := start(t, Config{MaxConnections: 1}, 1)
+	c, sh := dial(t, in, hello(""))
+	if !sh.Accepted {
+		t.Fatalf("first client refused: %s", sh.Reason)
+	}
+	if _, sh = dial(t, in, hello("")); sh.Accepted || sh.Reason != "too many connections (max 1)" {
+		t.Fatalf("second client: %+v", sh)
+	}
+	c.conn.Close()
+	for in.Stats().Connections.Load() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, sh = dial(t, in, hello("")); !sh.Accepted {
+		t.Fatalf("client after the first left refused: %s", sh.Reason)
+	}
+}
