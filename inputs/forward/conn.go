@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +28,35 @@ type session struct {
 	log   *zap.Logger
 	agent [16]byte
 	out   []byte
+	wmu   sync.Mutex // writes: the frame loop's and keepAlive's
+}
+
+var heartbeatFrame = protocol.AppendHeartbeat(nil)
+
+// keepAlive sends a HEARTBEAT every interval until stopped, so a client
+// waiting on an append that blocks (a full spool with when_full: block)
+// knows the connection is alive.
+func (s *session) keepAlive() (stop func()) {
+	hb := s.in.cfg.Heartbeat
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	t = time.AfterFunc(hb, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		if s.write(heartbeatFrame) == nil {
+			t.Reset(hb)
+		}
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
+	}
 }
 
 func (in *Input) serve(ctx context.Context, c net.Conn) {
@@ -83,6 +113,8 @@ func (s *session) hello(ctx context.Context) error {
 }
 
 func (s *session) write(b []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.conn.SetWriteDeadline(s.deadline())
 	_, err := s.conn.Write(b)
 	return err
@@ -147,7 +179,9 @@ func (s *session) data(ctx context.Context, f *protocol.Frame) error {
 			f.Data.Stream, f.Data.Partition, f.Data.First, f.Data.Last, err))
 	}
 	p := s.in.parts[src.target(len(s.in.parts))]
+	stop := s.keepAlive()
 	res, err := p.Append(ctx, f.Payload)
+	stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			s.refuse(protocol.CodeShutdown, errShutdown)

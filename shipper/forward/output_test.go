@@ -397,3 +397,60 @@ func TestHeartbeatsKeepIdleConnection(t *testing.T) {
 		t.Fatalf("core holds %d", got)
 	}
 }
+
+// A core whose spool is full blocks its appends (when_full: block); the edge
+// waits on the open connection — kept alive by the core's heartbeats —
+// instead of reconnecting, and catches up once the core's own output frees
+// space.
+func TestFullCoreHoldsConnection(t *testing.T) {
+	s := shiptest.Open(t, t.TempDir(), spool.Options{SegmentBytes: 64 << 10}, nil)
+	st, err := s.Stream("core", spool.StreamOptions{Partitions: 1, MaxBytes: 256 << 10, WhenFull: spool.Block})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Checkpoints().Register("downstream"); err != nil {
+		t.Fatal(err)
+	}
+	in, err := fwdin.New(fwdin.Config{Address: "127.0.0.1:0", Heartbeat: 30 * time.Millisecond}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inDone := make(chan error)
+	go func() { inDone <- in.Run(ctx) }()
+	defer func() { cancel(); <-inDone }()
+
+	es, est, _ := edge(t, 1, 100_000) // ~1.3 MiB
+	out, err := New(Config{Name: "full", Endpoints: []string{in.Addr().String()}, FrameBytes: 16 << 10}, es, []*spool.Stream{est}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	octx, ocancel := context.WithCancel(context.Background())
+	outDone := make(chan error)
+	go func() { outDone <- out.Run(octx) }()
+	p := st.Partition(0)
+	for p.Stats().BlockedAppends == 0 {
+		if allAcked(out) {
+			t.Fatalf("core never blocked: %+v", p.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // ten heartbeat intervals, blocked
+	if r := out.Stats().Reconnects.Load(); r != 0 {
+		t.Fatalf("%d reconnects while the core was full", r)
+	}
+	for !allAcked(out) {
+		if err := s.Checkpoints().Commit("downstream", map[spool.Key]uint64{{Stream: "core"}: p.NextOffset()}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	ocancel()
+	<-outDone
+	if r := out.Stats().Reconnects.Load(); r != 0 {
+		t.Fatalf("%d reconnects", r)
+	}
+	if n := p.NextOffset(); n != 100_000 {
+		t.Fatalf("core appended %d records, want 100000", n)
+	}
+}

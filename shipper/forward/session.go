@@ -175,13 +175,15 @@ func (s *session) sendLoop(ctx context.Context, c *shipper.Cursor) error {
 	}
 }
 
-// acquire waits until n more payload bytes fit the window; a frame larger
-// than the window goes alone.
+// acquire waits until n more payload bytes fit the window and reserves
+// them; a frame larger than the window goes alone.
 func (s *session) acquire(ctx context.Context, n int64) error {
 	for {
 		s.mu.Lock()
 		if s.bytes == 0 || s.bytes+n <= int64(s.limits.Window) {
+			s.bytes += n
 			s.mu.Unlock()
+			s.out.stats.InFlight.Add(n)
 			return nil
 		}
 		ch := s.changed
@@ -199,10 +201,8 @@ func (s *session) send(c *shipper.Cursor, hdr []byte, rg spool.Range) error {
 	defer s.writeMu.Unlock()
 	s.mu.Lock()
 	s.fifo = append(s.fifo, inflight{cursor: c, last: rg.Next - 1, next: rg.Next, bytes: rg.Len})
-	s.bytes += rg.Len
 	s.mu.Unlock()
 	st := &s.out.stats
-	st.InFlight.Add(rg.Len)
 	// A peer that stops reading for three heartbeats is gone.
 	s.conn.SetWriteDeadline(time.Now().Add(3 * s.heartbeat()))
 	var err error
@@ -256,6 +256,9 @@ func (s *session) read() error {
 		if err != nil {
 			return fmt.Errorf("read from %s: %w", s.endpoint, err)
 		}
+		// The peer is alive: a write blocked because it is slow to read (a
+		// full spool that blocks its appends) may wait on.
+		s.conn.SetWriteDeadline(time.Now().Add(3 * s.heartbeat()))
 		switch f.Type {
 		case protocol.TypeAck:
 			if err := s.ack(&f.Ack); err != nil {
