@@ -37,25 +37,26 @@ var heartbeatFrame = protocol.AppendHeartbeat(nil)
 // waiting on an append that blocks (a full spool with when_full: block)
 // knows the connection is alive.
 func (s *session) keepAlive() (stop func()) {
-	hb := s.in.cfg.Heartbeat
-	var mu sync.Mutex
-	stopped := false
-	var t *time.Timer
-	t = time.AfterFunc(hb, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(s.in.cfg.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if s.write(heartbeatFrame) != nil {
+					return
+				}
+			}
 		}
-		if s.write(heartbeatFrame) == nil {
-			t.Reset(hb)
-		}
-	})
+	}()
 	return func() {
-		mu.Lock()
-		stopped = true
-		mu.Unlock()
-		t.Stop()
+		close(done)
+		<-stopped
 	}
 }
 
