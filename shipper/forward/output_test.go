@@ -411,7 +411,7 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 	if _, err := s.Checkpoints().Register("downstream"); err != nil {
 		t.Fatal(err)
 	}
-	in, err := fwdin.New(fwdin.Config{Address: "127.0.0.1:0", Heartbeat: 30 * time.Millisecond}, st, nil)
+	in, err := fwdin.New(fwdin.Config{Address: "127.0.0.1:0", Heartbeat: 150 * time.Millisecond}, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond) // ten heartbeat intervals, blocked
+	time.Sleep(750 * time.Millisecond) // five heartbeat intervals, blocked
 	if r := out.Stats().Reconnects.Load(); r != 0 {
 		t.Fatalf("%d reconnects while the core was full", r)
 	}

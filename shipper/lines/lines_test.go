@@ -191,59 +191,59 @@ func TestFileRotation(t *testing.T) {
 	}
 }
 
-func TestTCPReconnects(t *testing.T) {
+// The peer is down at first: the output retries until it is up, then every
+// line arrives, in order per partition.
+func TestTCPWaitsForPeer(t *testing.T) {
 	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
 	st := shiptest.Stream(t, s, "app")
 	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
 	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	o, err := NewTCP(TCPConfig{Common: Common{Name: "t", Format: Raw}, Address: addr}, s, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx) }()
+	for o.Stats().Errors.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	got := make(chan string, 1000)
-	go func() {
-		first := true
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			if first { // the first connection is dropped at once
-				first = false
-				c.Close()
-				continue
-			}
-			go func() {
-				defer c.Close()
-				sc := bufio.NewScanner(c)
-				for sc.Scan() {
-					got <- sc.Text()
-				}
-			}()
-		}
-	}()
-	o, err := NewTCP(TCPConfig{Common: Common{Name: "t", Format: Raw}, Address: ln.Addr().String()}, s, []*spool.Stream{st}, nil)
+	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{}
-	run(t, o, func() bool {
-		for {
-			select {
-			case l := <-got:
-				seen[l] = true
-			default:
-				return len(seen) == 200
-			}
+	defer c.Close()
+	next := map[string]int{}
+	sc := bufio.NewScanner(c)
+	for n := 0; n < 200 && sc.Scan(); n++ {
+		var p string
+		var i int
+		fmt.Sscanf(strings.Replace(sc.Text(), "-", " ", 1), "%s %d", &p, &i)
+		if i != next[p] {
+			t.Fatalf("line %q, want %s-%d", sc.Text(), p, next[p])
 		}
-	})
-	for _, p := range []string{"a", "b"} {
-		for i := 0; i < 100; i++ {
-			if !seen[fmt.Sprintf("%s-%d", p, i)] {
-				t.Fatalf("%s-%d never arrived", p, i)
-			}
-		}
+		next[p]++
+	}
+	for o.Stats().Lines.Load() < 200 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if next["a"] != 100 || next["b"] != 100 {
+		t.Fatalf("received %v", next)
 	}
 }
 

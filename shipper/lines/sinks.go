@@ -63,8 +63,10 @@ type TCPConfig struct {
 // NewTCP returns an output writing lines to a TCP peer, reconnecting forever.
 // Lines count as delivered once the peer's TCP stack acknowledged them (the
 // socket's send queue, SIOCOUTQ, no longer holds them); when a connection
-// breaks, what was not delivered is written again on the next one: at least
-// once.
+// breaks, what was not delivered is written again on the next one. Lines the
+// peer's kernel acknowledged but its process never read are lost if that
+// process dies: plain TCP has no application acknowledgement (the forward
+// protocol has).
 func NewTCP(cfg TCPConfig, sp Spool, streams []*spool.Stream, log *zap.Logger) (*Output, error) {
 	err := cfg.validate()
 	if _, _, perr := net.SplitHostPort(cfg.Address); perr != nil {
@@ -114,6 +116,9 @@ func (s *tcpSink) write(ctx context.Context, b []byte, delivered func()) error {
 }
 
 // check reports as delivered the lines that left the socket's send queue.
+// A reset connection purges that queue, so the queue only counts while the
+// connection is established (or half-closed by the peer); a broken one loses
+// its pending lines.
 func (s *tcpSink) check() error {
 	if len(s.pending) == 0 {
 		return nil
@@ -123,12 +128,21 @@ func (s *tcpSink) check() error {
 		return err
 	}
 	var outq int
+	var info *unix.TCPInfo
 	var ierr error
-	if err := raw.Control(func(fd uintptr) { outq, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); err != nil {
+	if err := raw.Control(func(fd uintptr) {
+		if info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); ierr == nil {
+			outq, ierr = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+		}
+	}); err != nil {
 		return err
 	}
 	if ierr != nil {
-		return fmt.Errorf("SIOCOUTQ: %w", ierr)
+		return fmt.Errorf("tcp send queue: %w", ierr)
+	}
+	if info.State != tcpEstablished && info.State != tcpCloseWait {
+		s.drop()
+		return fmt.Errorf("connection to %s broken (tcp state %d)", s.cfg.Address, info.State)
 	}
 	acked := s.written - uint64(outq)
 	i := 0
@@ -139,6 +153,12 @@ func (s *tcpSink) check() error {
 	s.pending = s.pending[i:]
 	return nil
 }
+
+// TCP states from linux/tcp_states.h.
+const (
+	tcpEstablished = 1
+	tcpCloseWait   = 8
+)
 
 // drop closes a broken connection; undelivered lines are lost with it and
 // go again.
