@@ -136,7 +136,7 @@ func BenchmarkForwardPaths(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for m, env := range [][]string{
-			{childEnv + "=ship", "CAPSTAN_ENDPOINT=" + fwd, fmt.Sprintf("CAPSTAN_OUTPUT=sf%d", i)},
+			{childEnv + "=ship", "CAPSTAN_ENDPOINT=" + fwd, fmt.Sprintf("CAPSTAN_OUTPUT=sf%d", i), "CAPSTAN_CPUPROFILE=" + os.Getenv("CAPSTAN_SENDFILE_PROFILE")},
 			{childEnv + "=ship", "CAPSTAN_ENDPOINT=" + fwd, fmt.Sprintf("CAPSTAN_OUTPUT=buf%d", i), "CAPSTAN_BUFFERED=1"},
 			{childEnv + "=bare", "CAPSTAN_ENDPOINT=" + raw},
 		} {
