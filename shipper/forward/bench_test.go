@@ -3,15 +3,18 @@ package forward
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
 )
@@ -160,4 +163,74 @@ func BenchmarkForwardPaths(b *testing.B) {
 	b.ReportMetric(float64(maxRSS[0])/1024, "sendfile-maxrss-MiB")
 	b.ReportMetric(float64(maxRSS[1])/1024, "buffered-maxrss-MiB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkForwardToCoreSpool measures the forward hop end to end in one
+// process: 2 million 200-byte records in an edge spool (2 partitions),
+// shipped by the forward output (sendfile) to a forward input that checks
+// every batch and appends to a core spool. Reported: records per second
+// until the core holds them all, and CPU per record for both sides together.
+//
+//	go test -run '^$' -bench ForwardToCoreSpool -benchtime 3x ./shipper/forward
+func BenchmarkForwardToCoreSpool(b *testing.B) {
+	const records = 2_000_000
+	edgeSpool, err := spool.Open(b.TempDir(), spool.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer edgeSpool.Close()
+	est, _ := edgeSpool.Stream("app", spool.StreamOptions{Partitions: 2})
+	body := bytes.Repeat([]byte("z"), 200)
+	for p := 0; p < 2; p++ {
+		for n := 0; n < records/2; n += 1000 {
+			if _, err := est.Partition(p).Append(b.Context(), bigBatch(body, 1000)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var elapsed, cpu time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		coreSpool, err := spool.Open(b.TempDir(), spool.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cst, _ := coreSpool.Stream("core", spool.StreamOptions{Partitions: 2})
+		in, err := fwdin.New(fwdin.Config{Address: "127.0.0.1:0"}, cst, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := New(Config{Name: fmt.Sprintf("e2e%d", i), Endpoints: []string{in.Addr().String()}}, edgeSpool, []*spool.Stream{est}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		inDone, outDone := make(chan error), make(chan error)
+		b.StartTimer()
+		start, cpu0 := time.Now(), procCPU()
+		go func() { inDone <- in.Run(ctx) }()
+		go func() { outDone <- out.Run(ctx) }()
+		for cst.Partition(0).NextOffset()+cst.Partition(1).NextOffset() < records {
+			time.Sleep(time.Millisecond)
+		}
+		elapsed += time.Since(start)
+		cpu += procCPU() - cpu0
+		b.StopTimer()
+		cancel()
+		<-outDone
+		<-inDone
+		coreSpool.Close()
+		b.StartTimer()
+	}
+	total := float64(records) * float64(b.N)
+	b.ReportMetric(total/elapsed.Seconds(), "records/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/total, "cpu-ns/record")
+	b.ReportMetric(0, "ns/op")
+}
+
+func procCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
