@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,9 @@ type Stats struct {
 	Sendfile   atomic.Uint64 // frames whose payload went by sendfile
 	Reconnects atomic.Uint64 // sessions that ended in an error
 	InFlight   atomic.Int64  // payload bytes sent, not yet acknowledged
+	// CorruptBatches are batches of this spool that failed their CRC when
+	// checked after a peer refused them: logged, not sent.
+	CorruptBatches atomic.Uint64
 }
 
 // Output ships the partitions of some streams to forward peers.
@@ -126,11 +130,15 @@ func (o *Output) runLane(ctx context.Context, lane int, cursors []*shipper.Curso
 		backoff.WithMaxElapsedTime(0), // never give up on data
 	)
 	eps := o.cfg.Endpoints
+	verify := false
 	for k := 0; ; k++ {
 		ep := eps[(lane+k)%len(eps)]
-		s := &session{out: o, endpoint: ep, cursors: cursors,
+		s := &session{out: o, endpoint: ep, cursors: cursors, verify: verify,
 			log: o.log.With(zap.String("endpoint", ep), zap.Int("connection", lane))}
 		err := s.run(ctx)
+		// A peer that found a bad batch in our bytes: check them, next time.
+		var perr *protocol.ErrorFrame
+		verify = errors.As(err, &perr) && perr.Code == protocol.CodeBadBatch
 		if ctx.Err() != nil {
 			return
 		}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -452,5 +453,48 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 	}
 	if n := p.NextOffset(); n != 100_000 {
 		t.Fatalf("core appended %d records, want 100000", n)
+	}
+}
+
+// A batch damaged on the edge's disk is refused by the core; the output
+// then checks what it sends, skips the damaged batch (counted) and delivers
+// everything else — the partition does not stop.
+func TestDamagedBatchSkipped(t *testing.T) {
+	c := startCore(t, fwdin.Config{}, 1)
+	dir := t.TempDir()
+	es := shiptest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
+	st := shiptest.Stream(t, es, "app")
+	shiptest.AppendNumbered(t, st.Partition(0), 0, "r", 0, 30, 10) // 3 batches
+	// Flip a byte in the middle batch's records, on disk.
+	rg, err := st.Partition(0).NewReader(10).Next(1)
+	if err != nil || rg.First != 10 {
+		t.Fatalf("range %+v %v", rg, err)
+	}
+	f, err := os.OpenFile(rg.File.Name(), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [1]byte
+	f.ReadAt(b[:], rg.Pos+rg.Len-2)
+	b[0] ^= 0xff
+	f.WriteAt(b[:], rg.Pos+rg.Len-2)
+	f.Close()
+	out, err := New(Config{Name: "dmg", Endpoints: []string{c.in.Addr().String()},
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}, es, []*spool.Stream{st}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shipUntil(t, out)
+	if n := out.Stats().CorruptBatches.Load(); n != 1 {
+		t.Fatalf("%d damaged batches counted", n)
+	}
+	got := c.bodies(t)
+	if len(got) != 20 || got[0] != "r-0" || got[len(got)-1] != "r-9" {
+		t.Fatalf("core holds %q", got)
+	}
+	for _, b := range got {
+		if strings.HasPrefix(b, "r-1") && b != "r-1" {
+			t.Fatalf("damaged batch's record %q delivered", b)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/capstan-agent/capstan/shipper"
 	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // session is one connection to one endpoint. Each of its partitions has a
@@ -26,6 +27,7 @@ type session struct {
 	cursors    []*shipper.Cursor
 	log        *zap.Logger
 	progressed bool // a frame was acknowledged: the peer works
+	verify     bool // check every batch before sending: the peer found a bad one
 
 	conn      net.Conn
 	sf        *sendfileConn // nil: buffered path
@@ -166,13 +168,100 @@ func (s *session) sendLoop(ctx context.Context, c *shipper.Cursor) error {
 		if err := s.acquire(ctx, rg.Len); err != nil {
 			return err
 		}
-		hdr = protocol.AppendDataHeader(hdr[:0], &protocol.DataHeader{
-			Stream: c.Key().Stream, Partition: uint32(c.Key().Partition),
-			First: rg.First, Last: rg.Next - 1, Len: uint32(rg.Len)})
-		if err := s.send(c, hdr, rg); err != nil {
+		if s.verify {
+			err = s.sendVerified(c, hdr, rg)
+		} else {
+			hdr = protocol.AppendDataHeader(hdr[:0], &protocol.DataHeader{
+				Stream: c.Key().Stream, Partition: uint32(c.Key().Partition),
+				First: rg.First, Last: rg.Next - 1, Len: uint32(rg.Len)})
+			err = s.send(c, hdr, rg)
+		}
+		if err != nil {
 			return err
 		}
 	}
+}
+
+// sendVerified reads a range, checks every batch's CRC, and sends the runs of
+// good batches as frames of their own, skipping damaged ones (logged and
+// counted: they cannot be delivered, and must not stop the partition). It is
+// the path after a peer refused a frame with CodeBadBatch: the bytes on this
+// disk are damaged, and sendfile never looks at them.
+func (s *session) sendVerified(c *shipper.Cursor, hdr []byte, rg spool.Range) error {
+	buf := make([]byte, rg.Len)
+	if _, err := rg.File.ReadAt(buf, rg.Pos); err != nil {
+		return fmt.Errorf("read %v at %d: %w", c.Key(), rg.First, err)
+	}
+	run, first, next := 0, rg.First, rg.First
+	sent := 0
+	defer func() { s.release(rg.Len - int64(sent)) }() // the window held skipped bytes too
+	flush := func(end int) error {
+		if end == run {
+			return nil
+		}
+		sent += end - run
+		hdr = protocol.AppendDataHeader(hdr[:0], &protocol.DataHeader{
+			Stream: c.Key().Stream, Partition: uint32(c.Key().Partition),
+			First: first, Last: next - 1, Len: uint32(end - run)})
+		return s.sendBytes(c, hdr, buf[run:end], next)
+	}
+	for pos := 0; pos < len(buf); {
+		h, size, err := batch.Check(buf[pos:])
+		if err == nil {
+			next += uint64(h.Count)
+			pos += size
+			continue
+		}
+		if ferr := flush(pos); ferr != nil {
+			return ferr
+		}
+		s.out.stats.CorruptBatches.Add(1)
+		hh, perr := batch.ParseHeader(buf[pos:])
+		if perr != nil || pos+int(hh.Size()) > len(buf) {
+			s.log.Error("damaged batches not sent: the rest of the range is unreadable",
+				zap.Stringer("partition", c.Key()), zap.Uint64("from", next), zap.Uint64("to", rg.Next), zap.Error(err))
+			return nil
+		}
+		s.log.Error("damaged batch not sent", zap.Stringer("partition", c.Key()),
+			zap.Uint64("offset", hh.BaseOffset), zap.Uint32("records", hh.Count), zap.Error(err))
+		pos += int(hh.Size())
+		next += uint64(hh.Count)
+		run, first = pos, next
+	}
+	return flush(len(buf))
+}
+
+// release gives back window bytes reserved for nothing sent.
+func (s *session) release(n int64) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.bytes -= n
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	s.out.stats.InFlight.Add(-n)
+}
+
+// sendBytes writes a frame whose payload is in memory.
+func (s *session) sendBytes(c *shipper.Cursor, hdr, payload []byte, next uint64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	s.fifo = append(s.fifo, inflight{cursor: c, last: next - 1, next: next, bytes: int64(len(payload))})
+	s.mu.Unlock()
+	s.conn.SetWriteDeadline(time.Now().Add(3 * s.heartbeat()))
+	if _, err := s.conn.Write(hdr); err != nil {
+		return err
+	}
+	if _, err := s.conn.Write(payload); err != nil {
+		return err
+	}
+	s.lastWrite.Store(time.Now().UnixNano())
+	s.out.stats.Frames.Add(1)
+	s.out.stats.Bytes.Add(uint64(len(payload)))
+	return nil
 }
 
 // acquire waits until n more payload bytes fit the window and reserves
