@@ -90,6 +90,17 @@ func (in *Input) Addr() net.Addr { return in.ln.Addr() }
 // Stats are the input's counters.
 func (in *Input) Stats() *Stats { return &in.stats }
 
+// Close releases the listener of an input that will not Run (New listens at
+// once, so that a taken port is a configuration error). Safe to call twice,
+// and after Run.
+func (in *Input) Close() error {
+	err := in.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
 // Run accepts clients until ctx ends, then stops reading, lets each
 // connection finish the frame it is storing, and returns once all are closed.
 func (in *Input) Run(ctx context.Context) error {

@@ -283,3 +283,24 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatalf("client after the first left refused: %s", sh.Reason)
 	}
 }
+
+func TestCloseWithoutRun(t *testing.T) {
+	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": 1})
+	in, err := New(Config{Address: "127.0.0.1:0"}, shiptest.Stream(t, s, "core"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := in.Addr().String()
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	// The port is free again.
+	again, err := New(Config{Address: addr}, shiptest.Stream(t, s, "core"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+}
