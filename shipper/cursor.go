@@ -1,0 +1,92 @@
+package shipper
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/capstan-agent/capstan/spool"
+)
+
+// Cursor reads one partition for one output: ranges of whole batches from
+// where the output's peer last acknowledged. Next and Rewind belong to the one
+// goroutine that sends the partition; Ack may come from any goroutine.
+type Cursor struct {
+	key   spool.Key
+	part  *spool.Partition
+	r     *spool.Reader
+	acked atomic.Uint64 // next offset the peer has not acknowledged
+	log   *zap.Logger
+}
+
+func newCursor(key spool.Key, p *spool.Partition, from uint64, log *zap.Logger) *Cursor {
+	c := &Cursor{key: key, part: p, r: p.NewReader(from), log: log}
+	c.acked.Store(from)
+	return c
+}
+
+// Key names the partition.
+func (c *Cursor) Key() spool.Key { return c.key }
+
+// Partition is the spool partition the cursor reads.
+func (c *Cursor) Partition() *spool.Partition { return c.part }
+
+// Next returns the next range of at most maxBytes (at least one batch),
+// waiting for data until ctx ends. Offsets that are gone (retention,
+// drop_oldest, damage) are logged and skipped: there is nothing left to send.
+func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) {
+	for {
+		rg, err := c.r.Next(maxBytes)
+		if err == nil {
+			return rg, nil
+		}
+		var gap *spool.GapError
+		var corrupt *spool.CorruptionError
+		switch {
+		case errors.Is(err, spool.ErrNoData):
+			if err := c.part.Wait(ctx, c.r.Offset()); err != nil {
+				return spool.Range{}, err
+			}
+		case errors.As(err, &gap):
+			c.log.Warn("offsets skipped: no longer in the spool", zap.Stringer("partition", c.key),
+				zap.Uint64("from", gap.From), zap.Uint64("to", gap.To))
+		case errors.As(err, &corrupt):
+			c.log.Error("damaged batches skipped", zap.Stringer("partition", c.key),
+				zap.String("segment", corrupt.Segment), zap.Int64("pos", corrupt.Pos),
+				zap.Uint64("resume", corrupt.Resume), zap.Error(corrupt.Err))
+		default:
+			return spool.Range{}, err
+		}
+		if err := ctx.Err(); err != nil {
+			return spool.Range{}, err
+		}
+	}
+}
+
+// Ack records that the peer holds every record before next. Acks only move
+// forward.
+func (c *Cursor) Ack(next uint64) {
+	for {
+		cur := c.acked.Load()
+		if next <= cur || c.acked.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
+// Acked is the offset up to which the peer acknowledged (exclusive): what a
+// checkpoint may hold.
+func (c *Cursor) Acked() uint64 { return c.acked.Load() }
+
+// Sent is where the next range starts.
+func (c *Cursor) Sent() uint64 { return c.r.Offset() }
+
+// Rewind moves the cursor back to the acknowledged offset, for a sender
+// whose connection broke with frames unacknowledged.
+func (c *Cursor) Rewind() {
+	if c.r.Offset() != c.acked.Load() {
+		c.r = c.part.NewReader(c.acked.Load())
+	}
+}

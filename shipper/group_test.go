@@ -1,0 +1,129 @@
+package shipper
+
+import (
+	"context"
+	"testing"
+
+	"github.com/capstan-agent/capstan/shipper/shiptest"
+	"github.com/capstan-agent/capstan/spool"
+)
+
+func TestGroupStartAndResume(t *testing.T) {
+	dir := t.TempDir()
+	s := shiptest.Open(t, dir, spool.Options{}, map[string]int{"app": 2})
+	st := shiptest.Stream(t, s, "app")
+	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 5)
+	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 4, 4)
+
+	oldest, err := NewGroup("out-old", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, err := NewGroup("out-new", s.Checkpoints(), []*spool.Stream{st}, StartNewest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		g    *Group
+		want []uint64
+	}{{oldest, []uint64{0, 0}}, {newest, []uint64{10, 4}}} {
+		for i, c := range tc.g.Cursors() {
+			if c.Sent() != tc.want[i] || c.Acked() != tc.want[i] {
+				t.Errorf("%s %v: at %d/%d, want %d", tc.g.Name(), c.Key(), c.Sent(), c.Acked(), tc.want[i])
+			}
+		}
+	}
+
+	// Read everything of partition 0, acknowledge only the first batch.
+	ctx := context.Background()
+	c := oldest.Cursors()[0]
+	rg, err := c.Next(ctx, 1<<20)
+	if err != nil || rg.First != 0 || rg.Next != 10 {
+		t.Fatalf("range %+v, %v", rg, err)
+	}
+	c.Ack(5)
+	c.Ack(3) // acks never move back
+	if err := oldest.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Checkpoints().Load("out-old")
+	if got[spool.Key{Stream: "app", Partition: 0}] != 5 || got[spool.Key{Stream: "app", Partition: 1}] != 0 {
+		t.Fatalf("checkpoint %v", got)
+	}
+	// newest committed its start offsets at once: a restart keeps them.
+	got, _ = s.Checkpoints().Load("out-new")
+	if got[spool.Key{Stream: "app", Partition: 0}] != 10 {
+		t.Fatalf("newest checkpoint %v", got)
+	}
+
+	// Rewind sends the unacknowledged batch again.
+	c.Rewind()
+	if rg, err = c.Next(ctx, 1<<20); err != nil || rg.First != 5 {
+		t.Fatalf("after rewind %+v, %v", rg, err)
+	}
+
+	// A new group of the same name resumes at the commit, not at what was sent.
+	again, err := NewGroup("out-old", s.Checkpoints(), []*spool.Stream{st}, StartNewest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := again.Cursors()[0].Sent(); a != 5 {
+		t.Fatalf("resumed at %d, want 5", a)
+	}
+}
+
+func TestCursorWaitsForData(t *testing.T) {
+	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := shiptest.Stream(t, s, "app")
+	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan spool.Range)
+	go func() {
+		rg, _ := g.Cursors()[0].Next(context.Background(), 1<<20)
+		done <- rg
+	}()
+	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
+	if rg := <-done; rg.Next != 3 {
+		t.Fatalf("range %+v", rg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := g.Cursors()[0].Next(ctx, 1<<20); err != context.Canceled {
+		t.Fatalf("cancelled Next: %v", err)
+	}
+}
+
+func TestGroupRunCommitsOnStop(t *testing.T) {
+	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := shiptest.Stream(t, s, "app")
+	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
+	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- g.Run(ctx) }()
+	g.Cursors()[0].Ack(3)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.Checkpoints().Load("out")
+	if got[spool.Key{Stream: "app"}] != 3 {
+		t.Fatalf("checkpoint %v", got)
+	}
+}
+
+func TestStartAtValidate(t *testing.T) {
+	for _, s := range []StartAt{"", StartOldest, StartNewest} {
+		if err := s.Validate(); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	if err := StartAt("beginning").Validate(); err == nil {
+		t.Error("beginning accepted")
+	}
+}
