@@ -108,7 +108,7 @@ outputs:
 		t.Errorf("input defaults not applied: %+v %+v", in, in.TCP)
 	}
 	out := cfg.Outputs["out"].Forward
-	if out.Backoff.Max.D() != 5*time.Second || out.CommitInterval.D() != time.Second || cfg.Outputs["out"].StartAt != "oldest" {
+	if out.Backoff.Max.D() != 5*time.Second || out.DrainTimeout.D() != 5*time.Second || cfg.Outputs["out"].StartAt != "oldest" {
 		t.Errorf("output defaults not applied: %+v", out)
 	}
 	if cfg.Spool.SegmentBytes != 64<<20 || cfg.Spool.Fsync != "interval" || cfg.ShutdownGrace.D() != 30*time.Second {

@@ -165,7 +165,7 @@ type ForwardInput struct {
 }
 
 func (f *ForwardInput) defaults() {
-	f.MaxFrameBytes = 16 << 20
+	f.MaxFrameBytes = 65 << 20 // the largest batch (64 MiB) and frame headers
 	f.WindowBytes = 64 << 20
 	f.MaxConnections = 256
 	f.IdleTimeout = Duration(60e9)

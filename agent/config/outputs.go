@@ -62,24 +62,21 @@ func (b *Backoff) defaults() { b.Initial, b.Max = Duration(100e6), Duration(5e9)
 
 // ForwardOutput ships batches to capstan peers with the forward protocol.
 type ForwardOutput struct {
-	Delivery          `koanf:",squash"`
-	Endpoints         []string   `koanf:"endpoints"`
-	Balance           string     `koanf:"balance" enum:"failover,partition"`
-	Token             string     `koanf:"token"`
-	TLS               *ClientTLS `koanf:"tls"`
-	WindowBytes       Size       `koanf:"window_bytes"`
-	MaxFrameBytes     Size       `koanf:"max_frame_bytes"`
-	ConnectTimeout    Duration   `koanf:"connect_timeout"`
-	HeartbeatInterval Duration   `koanf:"heartbeat_interval"`
-	Backoff           Backoff    `koanf:"backoff"`
+	Endpoints      []string   `koanf:"endpoints"`
+	Balance        string     `koanf:"balance" enum:"failover,partition"`
+	Token          string     `koanf:"token"`
+	TLS            *ClientTLS `koanf:"tls"`
+	MaxFrameBytes  Size       `koanf:"max_frame_bytes"`
+	ConnectTimeout Duration   `koanf:"connect_timeout"`
+	DrainTimeout   Duration   `koanf:"drain_timeout"`
+	Backoff        Backoff    `koanf:"backoff"`
 }
 
 func (f *ForwardOutput) defaults() {
 	f.Balance = "failover"
-	f.WindowBytes = 8 << 20
 	f.MaxFrameBytes = 1 << 20
 	f.ConnectTimeout = Duration(5e9)
-	f.HeartbeatInterval = Duration(10e9)
+	f.DrainTimeout = Duration(5e9)
 }
 
 // LineEncoding holds the keys of outputs that re-encode records as lines.
@@ -97,7 +94,6 @@ type StdoutOutput struct {
 
 // FileOutput writes records to a file, rotated by size.
 type FileOutput struct {
-	Delivery     `koanf:",squash"`
 	LineEncoding `koanf:",squash"`
 	Path         string `koanf:"path"`
 	MaxBytes     Size   `koanf:"max_bytes"`
@@ -106,18 +102,14 @@ type FileOutput struct {
 
 func (f *FileOutput) defaults() { f.MaxBytes = 100 << 20; f.MaxFiles = 5 }
 
-// TCPOutput sends records as lines over TCP, with optional TLS.
+// TCPOutput sends records as lines over TCP.
 type TCPOutput struct {
-	Delivery       `koanf:",squash"`
 	LineEncoding   `koanf:",squash"`
-	Address        string     `koanf:"address"`
-	TLS            *ClientTLS `koanf:"tls"`
-	ConnectTimeout Duration   `koanf:"connect_timeout"`
-	WriteTimeout   Duration   `koanf:"write_timeout"`
-	Backoff        Backoff    `koanf:"backoff"`
+	Address        string   `koanf:"address"`
+	ConnectTimeout Duration `koanf:"connect_timeout"`
 }
 
-func (t *TCPOutput) defaults() { t.ConnectTimeout = Duration(5e9); t.WriteTimeout = Duration(30e9) }
+func (t *TCPOutput) defaults() { t.ConnectTimeout = Duration(5e9) }
 
 // ClientTLS is TLS for a connection to a peer; CertFile and KeyFile for mTLS.
 type ClientTLS struct {
@@ -126,7 +118,4 @@ type ClientTLS struct {
 	KeyFile            string `koanf:"key_file"`
 	ServerName         string `koanf:"server_name"`
 	InsecureSkipVerify bool   `koanf:"insecure_skip_verify"`
-	MinVersion         string `koanf:"min_version" enum:"1.2,1.3"`
 }
-
-func (t *ClientTLS) defaults() { t.MinVersion = "1.2" }

@@ -260,7 +260,6 @@ func (t *ClientTLS) validate(d *decoder, path string) {
 func (o *Output) validate(d *decoder, path string) {
 	switch s := o.Settings().(type) {
 	case *ForwardOutput:
-		s.Delivery.validate(d, path)
 		if len(s.Endpoints) == 0 {
 			d.fail(join(path, "endpoints"), "missing: give at least one host:port of a capstan peer")
 		}
@@ -269,25 +268,20 @@ func (o *Output) validate(d *decoder, path string) {
 		}
 		s.TLS.validate(d, join(path, "tls"))
 		s.Backoff.validate(d, join(path, "backoff"))
-		positive(d, join(path, "window_bytes"), int64(s.WindowBytes))
 		positive(d, join(path, "max_frame_bytes"), int64(s.MaxFrameBytes))
 	case *StdoutOutput:
 		s.Delivery.validate(d, path)
 	case *FileOutput:
-		s.Delivery.validate(d, path)
 		if s.Path == "" {
 			d.fail(join(path, "path"), "missing: give the file to write")
 		}
 		positive(d, join(path, "max_files"), int64(s.MaxFiles))
 	case *TCPOutput:
-		s.Delivery.validate(d, path)
 		if s.Address == "" {
 			d.fail(join(path, "address"), "missing: give the host:port to send lines to")
 		} else {
 			checkHostPort(d, join(path, "address"), s.Address)
 		}
-		s.TLS.validate(d, join(path, "tls"))
-		s.Backoff.validate(d, join(path, "backoff"))
 	}
 	seen := map[string]bool{}
 	for i, st := range o.Streams {

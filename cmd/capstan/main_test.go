@@ -582,3 +582,96 @@ func TestTCPInputToStdout(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, p.allLogs())
 	}
 }
+
+// listenAddr waits for the "listening" line of the named input and returns
+// its host:port.
+func (p *agentProc) listenAddr(input string) string {
+	p.t.Helper()
+	for i := 0; ; i++ {
+		line := p.waitLogN(`"listening"`, i)
+		var rec struct{ Input, Address string }
+		if err := json.Unmarshal([]byte(line), &rec); err == nil && rec.Input == input {
+			_, hostPort, _ := strings.Cut(rec.Address, "://")
+			return hostPort
+		}
+	}
+}
+
+// waitLogN waits for the n-th (from 0) stderr line containing s.
+func (p *agentProc) waitLogN(s string, n int) string {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := 0; ; i++ {
+		for ; i < len(p.logs); i++ {
+			if strings.Contains(p.logs[i], s) {
+				if n == 0 {
+					return p.logs[i]
+				}
+				n--
+			}
+		}
+		if p.closed {
+			p.t.Fatalf("agent exited before logging %q:\n%s", s, strings.Join(p.logs, "\n"))
+		}
+		p.more.Wait()
+		i--
+	}
+}
+
+// TestEdgeToCore: two agents as real processes. Lines sent to the edge's tcp
+// input reach the core's stdout through the forward protocol once each, in
+// order; both stop with exit 0.
+func TestEdgeToCore(t *testing.T) {
+	dir := t.TempDir()
+	coreCfg := filepath.Join(dir, "core.yaml")
+	os.WriteFile(coreCfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  from_edges: {type: forward, listen: ["127.0.0.1:0"], token: "s3cret"}
+outputs:
+  console: {type: stdout}
+`, filepath.Join(dir, "core-data"))), 0o644)
+	core := startAgent(t, dir, env(), "-c", coreCfg)
+	coreAddr := core.listenAddr("from_edges")
+
+	edgeCfg := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(edgeCfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  app: {type: tcp, listen: ["127.0.0.1:0"]}
+outputs:
+  core: {type: forward, endpoints: [%q], token: "s3cret"}
+`, filepath.Join(dir, "edge-data"), coreAddr)), 0o644)
+	edge := startAgent(t, dir, env(), "-c", edgeCfg)
+	conn, err := net.Dial("tcp", edge.listenAddr("app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(conn)
+	const n = 20000
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(w, "edge line %d\n", i)
+	}
+	w.Flush()
+	conn.Close()
+	out := bufio.NewReader(core.stdout)
+	for i, l := range readLines(t, out, n) {
+		if l != fmt.Sprintf("edge line %d", i) {
+			t.Fatalf("core printed line %d as %q", i, l)
+		}
+	}
+	edge.signal(syscall.SIGTERM)
+	if code := edge.wait(); code != 0 {
+		t.Fatalf("edge exit %d:\n%s", code, edge.allLogs())
+	}
+	core.signal(syscall.SIGTERM)
+	if rest, _ := io.ReadAll(out); len(rest) > 0 {
+		t.Errorf("core printed more: %q", rest)
+	}
+	if code := core.wait(); code != 0 {
+		t.Fatalf("core exit %d:\n%s", code, core.allLogs())
+	}
+}

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
-	"sync"
-
 	"github.com/capstan-agent/capstan/agent"
 	"github.com/capstan-agent/capstan/agent/config"
 	"github.com/capstan-agent/capstan/inputs/socket"
-	"go.uber.org/zap"
 )
 
 // registerSockets plugs the socket inputs (package inputs/socket) in.
@@ -58,17 +54,6 @@ func streamSocket(cfg *socket.Config, c config.StreamSocket) {
 	cfg.IdleTimeout = c.IdleTimeout.D()
 }
 
-// socketInput binds its sockets when it runs, not when it is built: on a
-// reload the new instance is built while the old one still holds the ports.
-type socketInput struct {
-	cfg   socket.Config
-	parts []socket.Appender
-	log   *zap.Logger
-
-	mu sync.Mutex
-	in *socket.Input
-}
-
 func newSocketInput(env agent.InputEnv, cfg socket.Config) (agent.Component, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -77,33 +62,8 @@ func newSocketInput(env agent.InputEnv, cfg socket.Config) (agent.Component, err
 	for _, p := range env.Stream.Partitions() {
 		parts = append(parts, p)
 	}
-	return &socketInput{cfg: cfg, parts: parts, log: env.Logger}, nil
-}
-
-func (s *socketInput) Run(ctx context.Context) error {
-	in, err := socket.New(s.cfg, s.parts, s.log)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.in = in
-	s.mu.Unlock()
-	return in.Run(ctx)
-}
-
-// Ready is true once the sockets are bound.
-func (s *socketInput) Ready() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.in != nil
-}
-
-func (s *socketInput) Metrics() []agent.Metric {
-	s.mu.Lock()
-	in := s.in
-	s.mu.Unlock()
-	if in == nil {
-		return nil
-	}
-	return agent.StatsMetrics(in.Stats(), "Connections")
+	return &bindOnRun[*socket.Input]{
+		build:   func() (*socket.Input, error) { return socket.New(cfg, parts, env.Logger) },
+		metrics: func(in *socket.Input) []agent.Metric { return agent.StatsMetrics(in.Stats(), "Connections") },
+	}, nil
 }

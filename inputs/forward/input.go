@@ -80,8 +80,11 @@ func newInput(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	return &Input{cfg: cfg, parts: parts, ln: ln, log: log.With(zap.String("input", cfg.Name)),
-		conns: map[net.Conn]struct{}{}}, nil
+	in := &Input{cfg: cfg, parts: parts, ln: ln, log: log.With(zap.String("input", cfg.Name)),
+		conns: map[net.Conn]struct{}{}}
+	// The bound address, which tells the port when the configuration said 0.
+	in.log.Info("listening", zap.String("address", "tcp://"+ln.Addr().String()), zap.Bool("tls", tc != nil))
+	return in, nil
 }
 
 // Addr is the address the input listens on.
