@@ -36,6 +36,7 @@ Usage:
   capstan spool inspect DIR       show streams, partitions, segments and checkpoints
   capstan spool dump DIR STREAM/N print the records of a partition as NDJSON
   capstan spool lag DIR           how far each consumer is behind
+  capstan bench [-hops 1|2]       measure file → agents → tcp receiver on this machine
   capstan version                 print the version and the input/output types built in
   capstan COMMAND --help          flags of a command
 
@@ -78,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return exitOK
 	case "spool":
 		return runSpool(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "capstan: unknown command %q (see capstan --help)\n", args[0])
 		return exitUsage
