@@ -1,0 +1,441 @@
+package file
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// restore loads the positions file.
+func (in *Input) restore() error {
+	p, err := loadPositions(in.tgt.PositionsPath)
+	if err != nil {
+		return err
+	}
+	for _, e := range p.Files {
+		in.saved[e.ID] = e
+	}
+	in.retired = p.Retired
+	return nil
+}
+
+// reconcile walks the include patterns and brings every file's state up to
+// date. fsnotify events and the periodic scan both end here: one code path.
+func (in *Input) reconcile() {
+	now := time.Now()
+	seen := make(map[fileID]bool, len(in.files))
+	visited := make(map[string]bool)
+	for _, g := range in.include {
+		g.walk(in.watch, func(p string) {
+			if visited[p] || in.excluded(p) {
+				return
+			}
+			visited[p] = true
+			st, err := statPath(p)
+			if err != nil || seen[st.id] {
+				return
+			}
+			seen[st.id] = true
+			in.observe(p, st, now)
+		})
+	}
+	for _, t := range in.order {
+		if !seen[t.id] && !t.gone {
+			t.gone, t.goneSince = true, now
+			in.unmapPaths(t)
+			t.path = ""
+			t.ready = true
+		}
+	}
+	for _, t := range in.order {
+		if !t.classified {
+			in.classify(t, now)
+		}
+	}
+	in.stats.FilesTracked.Store(int64(len(in.files)))
+}
+
+func (in *Input) excluded(p string) bool {
+	for _, g := range in.exclude {
+		if g.match(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *Input) unmapPaths(t *tracked) {
+	for _, p := range [...]string{t.path, t.resolved} {
+		if in.byPath[p] == t {
+			delete(in.byPath, p)
+		}
+	}
+}
+
+// observe handles one file found at path p.
+func (in *Input) observe(p string, st fileStat, now time.Time) {
+	t := in.files[st.id]
+	if t == nil {
+		in.discover(p, st, now)
+		return
+	}
+	if t.path != p || t.gone {
+		in.unmapPaths(t)
+		t.path, t.gone = p, false
+		t.resolved, _ = filepath.EvalSymlinks(p)
+		in.byPath[p] = t
+		in.byPath[t.resolved] = t
+	}
+	if st.size != t.size {
+		t.size = st.size
+		if t.classified && in.ensureOpen(t) {
+			in.checkContent(t, st.size)
+		}
+	}
+	if st.size != t.readOff {
+		t.ready = true
+	}
+}
+
+func (in *Input) discover(p string, st fileStat, now time.Time) {
+	resolved, _ := filepath.EvalSymlinks(p)
+	t := &tracked{
+		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, found: now, lastData: now,
+		part:     partitionFor(st.id, len(in.tgt.Partitions)),
+		startEnd: in.initial && in.cfg.StartAt == "end",
+		dec:      newDecoder(in.decOpt),
+	}
+	t.attrs = append([]batch.Attr{batch.StringAttr("input", in.cfg.Name), batch.StringAttr("path", p)},
+		k8sAttrs(p, resolved)...)
+	in.files[st.id] = t
+	in.order = append(in.order, t)
+	in.byPath[p] = t
+	if resolved != "" {
+		in.byPath[resolved] = t
+		in.watch(filepath.Dir(resolved))
+	}
+	in.classify(t, now)
+}
+
+// classify settles where a newly found file starts (docs/inputs-file.md,
+// "Identity"): its saved position, or what the spool holds of it, or the
+// position of the truncated file it is a copy of, or the beginning (end).
+func (in *Input) classify(t *tracked, now time.Time) {
+	if t.gone || !in.ensureOpen(t) {
+		return
+	}
+	st, err := statFile(t.f)
+	if err != nil {
+		in.fail("stat", t, err)
+		return
+	}
+	t.size = st.size
+	if e, ok := in.saved[t.id]; ok {
+		delete(in.saved, t.id)
+		if match, _ := prefixMatches(t.f, in.fpBuf, e.Fingerprint); match || st.size < int64(e.Fingerprint.N) {
+			t.fp, t.gen, t.producer, t.offset = e.Fingerprint, e.Generation, e.Producer, e.Offset
+			t.spoolNext = e.SpoolNext
+			if e.Partition < len(in.tgt.Partitions) {
+				t.part = e.Partition
+			}
+			if seq, ok := in.tgt.Partitions[t.part].Sequence(t.producer); ok && int64(seq) > t.offset {
+				t.offset = int64(seq)
+			}
+			in.settle(t, in.probe(t, t.gen+1))
+			return
+		}
+	}
+	if in.settle(t, in.probe(t, 0)) {
+		return
+	}
+	if st.size == 0 {
+		return // fingerprint not known yet: nothing to read either
+	}
+	for i, r := range in.retired {
+		if st.size < int64(r.Fingerprint.N) {
+			continue
+		}
+		if match, _ := prefixMatches(t.f, in.fpBuf, r.Fingerprint); match {
+			// A copy of a file that was truncated (copytruncate): it goes on
+			// with the old generation's producer from where that one stood.
+			t.producer, t.part, t.offset = r.Producer, r.Partition, r.Offset
+			in.retired = append(in.retired[:i], in.retired[i+1:]...)
+			in.stats.Copies.Add(1)
+			in.log.Info("copy of a truncated file continues its position",
+				zap.String("path", t.path), zap.Int64("offset", t.offset))
+			in.start(t)
+			return
+		}
+	}
+	if now.Sub(t.found) < in.cfg.RotateWait {
+		for _, u := range in.order {
+			if u == t || u.gone || !u.classified || u.fp.N == 0 {
+				continue
+			}
+			if match, _ := prefixMatches(t.f, in.fpBuf, u.fp); match {
+				// Probably a copy of u whose truncation is still to come: wait.
+				return
+			}
+		}
+	}
+	if t.startEnd {
+		t.offset = st.size
+	}
+	in.start(t)
+}
+
+// probe asks the spool for generations of t from gen on: the spool's tail is
+// the truth about what a producer stored, even after kill -9.
+func (in *Input) probe(t *tracked, from uint32) (found bool) {
+	for g := from; g < from+8; g++ {
+		p := producerID(in.tgt.AgentID, in.cfg.Name, t.id, g)
+		for i, part := range in.tgt.Partitions {
+			if seq, ok := part.Sequence(p); ok {
+				t.gen, t.producer, t.part, t.offset = g, p, i, int64(seq)
+				found = true
+			}
+		}
+	}
+	return found
+}
+
+// settle starts t if its position is known; a position past the end means
+// the file was truncated while nobody looked: a new generation from 0.
+func (in *Input) settle(t *tracked, known bool) bool {
+	if !known && t.producer == 0 {
+		return false
+	}
+	if t.offset > t.size {
+		t.gen++
+		t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
+		t.offset, t.fp = 0, fingerprint{}
+		in.stats.Truncations.Add(1)
+	}
+	in.start(t)
+	return true
+}
+
+func (in *Input) start(t *tracked) {
+	if t.producer == 0 {
+		t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
+	}
+	t.readOff = t.offset
+	t.classified, t.ready, in.dirty = true, true, true
+	if fp, err := takeFingerprint(t.f, in.fpBuf, in.cfg.FingerprintBytes); err == nil && fp.N >= t.fp.N {
+		t.fp = fp
+	}
+}
+
+// checkContent notices truncation (the file shrank below what was read) and
+// replacement (its first bytes changed: copytruncate followed by writes
+// past the old offset, or a reused inode), and extends a short fingerprint.
+func (in *Input) checkContent(t *tracked, size int64) {
+	match, err := prefixMatches(t.f, in.fpBuf, t.fp)
+	if err != nil {
+		in.fail("read", t, err)
+		return
+	}
+	if size < t.readOff || !match {
+		in.truncated(t)
+		return
+	}
+	if t.fp.N < in.cfg.FingerprintBytes && size > int64(t.fp.N) {
+		if fp, err := takeFingerprint(t.f, in.fpBuf, in.cfg.FingerprintBytes); err == nil {
+			t.fp = fp
+			in.dirty = true
+		}
+	}
+}
+
+// truncated starts a new generation of t from offset 0. What the decoder
+// held is emitted first; the old generation is kept for a while so that a
+// copy of it (copytruncate) can continue where it stood.
+func (in *Input) truncated(t *tracked) {
+	in.cur = t
+	t.dec.Flush(in)
+	if t.skipping {
+		in.line(t, t.long, t.longStart, t.readOff, time.Now().UnixNano())
+		t.skipping = false
+	}
+	in.commit(t)
+	in.retired = append(in.retired, retiredEntry{
+		Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
+	})
+	t.gen++
+	t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
+	t.offset, t.readOff, t.fp = 0, 0, fingerprint{}
+	t.dec.Reset()
+	t.ready, in.dirty = true, true
+	in.stats.Truncations.Add(1)
+	in.log.Info("file truncated; reading it again from the start", zap.String("path", t.path))
+}
+
+// ensureOpen opens t if needed, taking a turn from another file when
+// max_open_files is reached.
+func (in *Input) ensureOpen(t *tracked) bool {
+	if t.f != nil {
+		return true
+	}
+	if t.gone || t.path == "" {
+		return false
+	}
+	if in.open >= in.cfg.MaxOpenFiles && !in.evict() {
+		return false
+	}
+	f, err := os.Open(t.path)
+	if err != nil {
+		in.fail("open", t, err)
+		return false
+	}
+	st, err := statFile(f)
+	if err != nil || st.id != t.id {
+		f.Close() // the path leads to another file now; scans will see it
+		return false
+	}
+	t.f = f
+	in.open++
+	in.stats.FilesOpen.Store(int64(in.open))
+	return true
+}
+
+// evict closes the open file that is idle, or else whose turn is longest
+// past, so that files beyond max_open_files take turns. Files renamed away
+// or deleted are never evicted: they could not be opened again.
+func (in *Input) evict() bool {
+	var victim *tracked
+	for _, t := range in.order {
+		if t.f == nil || t.gone {
+			continue
+		}
+		if victim == nil || (!t.ready && victim.ready) ||
+			(t.ready == victim.ready && t.lastTurn < victim.lastTurn) {
+			victim = t
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	in.closeFile(victim)
+	return true
+}
+
+func (in *Input) closeFile(t *tracked) {
+	if t.f == nil {
+		return
+	}
+	t.f.Close()
+	t.f = nil
+	in.open--
+	in.stats.FilesOpen.Store(int64(in.open))
+}
+
+func (in *Input) fail(op string, t *tracked, err error) {
+	in.stats.Errors.Add(1)
+	in.log.Warn(op, zap.String("path", t.path), zap.Error(err))
+}
+
+// housekeeping flushes held records that timed out, lets go of files that
+// were rotated away once read to their end, closes idle files and forgets
+// old positions.
+func (in *Input) housekeeping() {
+	now := time.Now()
+	for i := 0; i < len(in.order); i++ {
+		t := in.order[i]
+		if !t.classified {
+			if t.gone {
+				in.drop(i, t)
+				i--
+			}
+			continue
+		}
+		in.cur = t
+		if t.dec.FlushIdle(now.UnixNano(), in) {
+			in.commit(t)
+		}
+		switch {
+		case t.gone && t.f == nil:
+			in.drop(i, t)
+			i--
+		case t.gone && !t.ready && now.Sub(t.lastData) >= in.cfg.RotateWait:
+			in.finish(t)
+			in.drop(i, t)
+			i--
+		case !t.gone && t.f != nil && !t.ready && now.Sub(t.lastData) >= in.cfg.CloseInactive:
+			in.closeFile(t)
+		}
+	}
+	for id, e := range in.saved {
+		if e.GoneSince != 0 && now.Sub(time.Unix(e.GoneSince, 0)) > in.cfg.ForgetAfter {
+			delete(in.saved, id)
+			in.dirty = true
+		}
+	}
+	keep := in.retired[:0]
+	for _, r := range in.retired {
+		if now.Sub(time.Unix(r.At, 0)) < 10*in.cfg.RotateWait {
+			keep = append(keep, r)
+		}
+	}
+	in.retired = keep
+}
+
+// finish emits what a file that went away still holds: a last line without
+// a newline, and records the decoder waited to complete.
+func (in *Input) finish(t *tracked) {
+	in.cur = t
+	if !t.skipping && t.f != nil {
+		n, _ := t.f.ReadAt(in.buf[:in.cfg.MaxLineBytes], t.readOff)
+		if n > 0 {
+			in.line(t, in.buf[:n], t.readOff, t.readOff+int64(n), time.Now().UnixNano())
+			t.readOff += int64(n)
+		}
+	}
+	if t.skipping {
+		in.line(t, t.long, t.longStart, t.readOff, time.Now().UnixNano())
+		t.skipping = false
+	}
+	t.dec.Flush(in)
+	in.commit(t)
+	in.stats.Released.Add(1)
+}
+
+// drop stops tracking the file at order[i]; its position is kept until
+// forget_after.
+func (in *Input) drop(i int, t *tracked) {
+	in.closeFile(t)
+	in.unmapPaths(t)
+	delete(in.files, t.id)
+	in.order = append(in.order[:i], in.order[i+1:]...)
+	if t.classified {
+		e := t.entry()
+		e.GoneSince = time.Now().Unix()
+		in.saved[t.id] = e
+	}
+	in.dirty = true
+	in.stats.FilesTracked.Store(int64(len(in.files)))
+}
+
+func (in *Input) savePositions() {
+	if !in.dirty {
+		return
+	}
+	p := positions{Input: in.cfg.Name, Retired: in.retired}
+	for _, t := range in.order {
+		if t.classified {
+			p.Files = append(p.Files, t.entry())
+		}
+	}
+	for _, e := range in.saved {
+		p.Files = append(p.Files, e)
+	}
+	if err := savePositions(in.tgt.PositionsPath, p); err != nil {
+		in.stats.Errors.Add(1)
+		in.log.Warn("positions", zap.Error(err))
+		return
+	}
+	in.dirty = false
+}
