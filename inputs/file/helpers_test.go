@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -77,7 +80,7 @@ func (h *harness) open(partitions int) {
 
 func (h *harness) start() {
 	h.t.Helper()
-	in, err := New(h.cfg, SpoolTarget(h.sp, h.st, h.cfg.Name), nil)
+	in, err := New(h.cfg, SpoolTarget(h.sp, h.st, h.cfg.Name), testLogger(h.t))
 	if err != nil {
 		h.t.Fatalf("new: %v", err)
 	}
@@ -250,3 +253,10 @@ func checkExactlyOnce(t testing.TB, recs []rec, want map[string]int) {
 }
 
 var _ = sync.Mutex{}
+
+func testLogger(t testing.TB) *zap.Logger {
+	if os.Getenv("CAPSTAN_TEST_LOG") == "" {
+		return nil
+	}
+	return zaptest.NewLogger(t)
+}

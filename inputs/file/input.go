@@ -83,6 +83,7 @@ type Input struct {
 
 	buf     []byte // the read buffer all files share
 	fpBuf   []byte
+	cmpBuf  []byte
 	bld     batch.Builder
 	cur     *tracked // file whose records the builder takes
 	started bool     // the builder has been reset for cur
@@ -106,6 +107,7 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 		files: map[fileID]*tracked{}, byPath: map[string]*tracked{}, saved: map[fileID]posEntry{},
 		watched: map[string]bool{},
 		buf:     make([]byte, cfg.ReadBufferBytes), fpBuf: make([]byte, cfg.FingerprintBytes),
+		cmpBuf: make([]byte, cfg.FingerprintBytes),
 	}
 	for _, p := range cfg.Include {
 		g, _ := compileGlob(p)

@@ -51,12 +51,20 @@ func (in *Input) readOnce(t *tracked) bool {
 		return false
 	}
 	if n == 0 {
-		if st, err := statFile(t.f); err == nil && st.size < t.readOff {
+		if st, err := statFile(t.f); err == nil && st.size < t.readOff && !t.copying {
 			in.truncated(t)
 			return true
 		}
 		return false
 	}
+	// Checked after the read: if the file was truncated and written again
+	// past our offset, what we just read belongs to the new generation and
+	// is dropped; the copy of the old one, if any, continues from offset.
+	if !in.extendFingerprint(t) {
+		in.truncated(t)
+		return true
+	}
+	t.copying = false
 	data := in.buf[:n]
 	now := time.Now().UnixNano()
 	max := in.cfg.MaxLineBytes

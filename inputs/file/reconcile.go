@@ -1,6 +1,7 @@
 package file
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"time"
@@ -163,6 +164,7 @@ func (in *Input) classify(t *tracked, now time.Time) {
 			// A copy of a file that was truncated (copytruncate): it goes on
 			// with the old generation's producer from where that one stood.
 			t.producer, t.part, t.offset = r.Producer, r.Partition, r.Offset
+			t.copying = true
 			in.retired = append(in.retired[:i], in.retired[i+1:]...)
 			in.stats.Copies.Add(1)
 			in.log.Info("copy of a truncated file continues its position",
@@ -171,21 +173,53 @@ func (in *Input) classify(t *tracked, now time.Time) {
 			return
 		}
 	}
-	if now.Sub(t.found) < in.cfg.RotateWait {
-		for _, u := range in.order {
-			if u == t || u.gone || !u.classified || u.fp.N == 0 {
-				continue
-			}
-			if match, _ := prefixMatches(t.f, in.fpBuf, u.fp); match {
-				// Probably a copy of u whose truncation is still to come: wait.
-				return
-			}
-		}
+	if now.Sub(t.found) < in.cfg.RotateWait && in.maybeCopy(t) {
+		return // probably a copy of a file whose truncation is still to come: wait
 	}
 	if t.startEnd {
 		t.offset = st.size
 	}
+	in.log.Debug("new file", zap.String("path", t.path), zap.Int64("offset", t.offset), zap.Int("retired", len(in.retired)))
 	in.start(t)
+}
+
+// maybeCopy reports whether t begins like a live file, as a copy made by
+// copytruncate does before the original is truncated. Fingerprints of full
+// length compare without I/O; short ones by reading.
+func (in *Input) maybeCopy(t *tracked) bool {
+	tb, err := readPrefix(t.f, in.fpBuf, in.cfg.FingerprintBytes)
+	if err != nil || len(tb) == 0 {
+		return false
+	}
+	tsum := sum64(tb)
+	for _, u := range in.order {
+		if u == t || u.gone || !u.classified {
+			continue
+		}
+		// What was read of u (its fingerprint) or what u holds now.
+		if n := u.fp.N; n > 0 && n <= len(tb) {
+			sum := tsum
+			if n < len(tb) {
+				sum = sum64(tb[:n])
+			}
+			if sum == u.fp.Sum {
+				in.log.Debug("copy waits", zap.String("path", t.path), zap.String("of", u.path))
+				return true
+			}
+		}
+		if u.fp.N == in.cfg.FingerprintBytes {
+			continue
+		}
+		if u.f == nil {
+			continue
+		}
+		ub, err := readPrefix(u.f, in.cmpBuf, len(tb))
+		if err == nil && len(ub) > 0 && bytes.Equal(ub, tb[:len(ub)]) {
+			in.log.Debug("copy waits", zap.String("path", t.path), zap.String("of", u.path))
+			return true
+		}
+	}
+	return false
 }
 
 // probe asks the spool for generations of t from gen on: the spool's tail is
@@ -234,21 +268,29 @@ func (in *Input) start(t *tracked) {
 // replacement (its first bytes changed: copytruncate followed by writes
 // past the old offset, or a reused inode), and extends a short fingerprint.
 func (in *Input) checkContent(t *tracked, size int64) {
-	match, err := prefixMatches(t.f, in.fpBuf, t.fp)
+	if (size < t.readOff && !t.copying) || !in.extendFingerprint(t) {
+		in.truncated(t)
+	}
+}
+
+// extendFingerprint checks that t still begins with what its fingerprint
+// was taken of and, while it is short, takes it over more bytes. It reports
+// false when the content was replaced. The check comes first so that a
+// fingerprint never mixes two generations of a file.
+func (in *Input) extendFingerprint(t *tracked) bool {
+	b, err := readPrefix(t.f, in.fpBuf, in.cfg.FingerprintBytes)
 	if err != nil {
 		in.fail("read", t, err)
-		return
+		return true
 	}
-	if size < t.readOff || !match {
-		in.truncated(t)
-		return
+	if t.fp.N > 0 && (len(b) < t.fp.N || sum64(b[:t.fp.N]) != t.fp.Sum) {
+		return false
 	}
-	if t.fp.N < in.cfg.FingerprintBytes && size > int64(t.fp.N) {
-		if fp, err := takeFingerprint(t.f, in.fpBuf, in.cfg.FingerprintBytes); err == nil {
-			t.fp = fp
-			in.dirty = true
-		}
+	if len(b) > t.fp.N {
+		t.fp = fingerprint{N: len(b), Sum: sum64(b)}
+		in.dirty = true
 	}
+	return true
 }
 
 // truncated starts a new generation of t from offset 0. What the decoder
@@ -262,16 +304,20 @@ func (in *Input) truncated(t *tracked) {
 		t.skipping = false
 	}
 	in.commit(t)
-	in.retired = append(in.retired, retiredEntry{
-		Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
-	})
+	in.log.Debug("retire", zap.String("path", t.path), zap.Int64("offset", t.offset), zap.Int("fp", t.fp.N), zap.Uint64("sum", t.fp.Sum))
+	if t.fp.N > 0 {
+		in.retired = append(in.retired, retiredEntry{
+			Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
+		})
+	}
 	t.gen++
 	t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
 	t.offset, t.readOff, t.fp = 0, 0, fingerprint{}
 	t.dec.Reset()
 	t.ready, in.dirty = true, true
 	in.stats.Truncations.Add(1)
-	in.log.Info("file truncated; reading it again from the start", zap.String("path", t.path))
+	in.log.Info("file truncated; reading it again from the start", zap.String("path", t.path),
+		zap.Int64("offset", t.offset), zap.Int("fp", t.fp.N))
 }
 
 // ensureOpen opens t if needed, taking a turn from another file when

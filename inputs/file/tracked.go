@@ -38,6 +38,7 @@ type tracked struct {
 	found      time.Time
 	lastData   time.Time
 	lastTurn   uint64
+	copying    bool // a copy continuing a truncated file: may still grow up to offset
 	startEnd   bool // found by the first scan with start_at: end
 }
 
