@@ -34,6 +34,9 @@ type posEntry struct {
 	Offset      int64       `json:"offset"`     // file offset: everything before is in the spool
 	SpoolNext   uint64      `json:"spool_next"` // spool offset after the file's last batch
 	GoneSince   int64       `json:"gone_since,omitempty"`
+	// Copy marks a copy that continues a truncated file and has not yet
+	// grown to Offset (copytruncate still copying): not a truncation.
+	Copy bool `json:"copy,omitempty"`
 }
 
 // retiredEntry is the generation a file had before it was truncated: a copy

@@ -45,7 +45,13 @@ func (in *Input) reconcile() {
 		})
 	}
 	for _, t := range in.order {
-		if !seen[t.id] && !t.gone {
+		if seen[t.id] {
+			t.missed = 0
+			continue
+		}
+		// A file renamed while the scan ran can be missed once; it is gone
+		// when two scans in a row do not find it.
+		if t.missed++; !t.gone && t.missed >= 2 {
 			t.gone, t.goneSince = true, now
 			in.unmapPaths(t)
 			t.path = ""
@@ -139,7 +145,8 @@ func (in *Input) classify(t *tracked, now time.Time) {
 		delete(in.saved, t.id)
 		if match, _ := prefixMatches(t.f, in.fpBuf, e.Fingerprint); match || st.size < int64(e.Fingerprint.N) {
 			t.fp, t.gen, t.producer, t.offset = e.Fingerprint, e.Generation, e.Producer, e.Offset
-			t.spoolNext = e.SpoolNext
+			t.spoolNext, t.copying = e.SpoolNext, e.Copy
+			in.log.Debug("restore", zap.String("path", t.path), zap.Int64("offset", t.offset))
 			if e.Partition < len(in.tgt.Partitions) {
 				t.part = e.Partition
 			}
@@ -173,8 +180,11 @@ func (in *Input) classify(t *tracked, now time.Time) {
 			return
 		}
 	}
-	if now.Sub(t.found) < in.cfg.RotateWait && in.maybeCopy(t) {
-		return // probably a copy of a file whose truncation is still to come: wait
+	if in.maybeCopy(t) {
+		// A copy of a live file whose truncation is still to come
+		// (copytruncate copies until it meets the writer): wait for it, or
+		// for the original to go away, and continue its position then.
+		return
 	}
 	if t.startEnd {
 		t.offset = st.size
@@ -243,7 +253,7 @@ func (in *Input) settle(t *tracked, known bool) bool {
 	if !known && t.producer == 0 {
 		return false
 	}
-	if t.offset > t.size {
+	if t.offset > t.size && !t.copying {
 		t.gen++
 		t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
 		t.offset, t.fp = 0, fingerprint{}
@@ -452,6 +462,7 @@ func (in *Input) finish(t *tracked) {
 // drop stops tracking the file at order[i]; its position is kept until
 // forget_after.
 func (in *Input) drop(i int, t *tracked) {
+	in.log.Debug("drop", zap.String("path", t.origin), zap.Bool("classified", t.classified), zap.Int64("offset", t.offset))
 	in.closeFile(t)
 	in.unmapPaths(t)
 	delete(in.files, t.id)
@@ -460,6 +471,11 @@ func (in *Input) drop(i int, t *tracked) {
 		e := t.entry()
 		e.GoneSince = time.Now().Unix()
 		in.saved[t.id] = e
+		if t.fp.N > 0 { // a copy of it (mv across filesystems) continues it
+			in.retired = append(in.retired, retiredEntry{
+				Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
+			})
+		}
 	}
 	in.dirty = true
 	in.stats.FilesTracked.Store(int64(len(in.files)))

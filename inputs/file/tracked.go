@@ -39,6 +39,7 @@ type tracked struct {
 	lastData   time.Time
 	lastTurn   uint64
 	copying    bool // a copy continuing a truncated file: may still grow up to offset
+	missed     int  // scans in a row that did not find it
 	startEnd   bool // found by the first scan with start_at: end
 }
 
@@ -64,7 +65,7 @@ func (t *tracked) rewind() {
 func (t *tracked) entry() posEntry {
 	e := posEntry{
 		Path: t.origin, ID: t.id, Fingerprint: t.fp, Generation: t.gen, Producer: t.producer,
-		Partition: t.part, Offset: t.offset, SpoolNext: t.spoolNext,
+		Partition: t.part, Offset: t.offset, SpoolNext: t.spoolNext, Copy: t.copying,
 	}
 	if t.gone {
 		e.GoneSince = t.goneSince.Unix()
