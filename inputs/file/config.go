@@ -145,8 +145,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s: must not be negative", v.key)
 		}
 	}
-	if c.MaxLineBytes > 64<<20-4096 {
-		return fmt.Errorf("max_line_bytes: %d is over the batch limit (64 MiB)", c.MaxLineBytes)
+	// A batch holds one read buffer of lines plus what decoders flush (up to
+	// four records of max_line_bytes): keep it under the 64 MiB batch limit.
+	if c.MaxLineBytes > 8<<20 {
+		return fmt.Errorf("max_line_bytes: %d is over 8 MiB", c.MaxLineBytes)
+	}
+	if c.ReadBufferBytes > 16<<20 {
+		return fmt.Errorf("read_buffer_bytes: %d is over 16 MiB", c.ReadBufferBytes)
 	}
 	return nil
 }
