@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -133,32 +132,39 @@ func readRecords(t testing.TB, st *spool.Stream) []rec {
 			if _, err := rg.File.ReadAt(buf, rg.Pos); err != nil {
 				t.Fatalf("read range: %v", err)
 			}
-			for len(buf) > 0 {
-				b, n, err := batch.Decode(buf)
-				if err != nil {
-					t.Fatalf("decode: %v", err)
-				}
-				src := map[string]string{}
-				it := b.SourceAttrs()
-				for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-					src[string(k)] = string(v)
-				}
-				recs := b.Records()
-				var rr batch.Record
-				for recs.Next(&rr) {
-					attrs := map[string]string{}
-					for k, v := range src {
-						attrs[k] = v
-					}
-					ai := rr.Attrs()
-					for k, v, ok := ai.Next(); ok; k, v, ok = ai.Next() {
-						attrs[string(k)] = string(v)
-					}
-					out = append(out, rec{body: string(rr.Body), ts: rr.Timestamp, attrs: attrs, prod: b.Producer, seq: b.Sequence})
-				}
-				buf = buf[n:]
-			}
+			out = append(out, decodeAll(t, buf)...)
 		}
+	}
+	return out
+}
+
+// decodeAll decodes a run of whole batches.
+func decodeAll(t testing.TB, buf []byte) []rec {
+	var out []rec
+	for len(buf) > 0 {
+		b, n, err := batch.Decode(buf)
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		src := map[string]string{}
+		it := b.SourceAttrs()
+		for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
+			src[string(k)] = string(v)
+		}
+		recs := b.Records()
+		var rr batch.Record
+		for recs.Next(&rr) {
+			attrs := map[string]string{}
+			for k, v := range src {
+				attrs[k] = v
+			}
+			ai := rr.Attrs()
+			for k, v, ok := ai.Next(); ok; k, v, ok = ai.Next() {
+				attrs[string(k)] = string(v)
+			}
+			out = append(out, rec{body: string(rr.Body), ts: rr.Timestamp, attrs: attrs, prod: b.Producer, seq: b.Sequence})
+		}
+		buf = buf[n:]
 	}
 	return out
 }
@@ -252,7 +258,6 @@ func checkExactlyOnce(t testing.TB, recs []rec, want map[string]int) {
 	}
 }
 
-var _ = sync.Mutex{}
 
 func testLogger(t testing.TB) *zap.Logger {
 	if os.Getenv("CAPSTAN_TEST_LOG") == "" {

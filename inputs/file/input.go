@@ -223,6 +223,9 @@ func (in *Input) onEvent(ev fsnotify.Event) (scan bool) {
 			t.ready = true
 		}
 	}
+	if ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
+		delete(in.watched, ev.Name) // a directory that comes back is watched again
+	}
 	return ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename)
 }
 

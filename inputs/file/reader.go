@@ -106,8 +106,9 @@ func (in *Input) readOnce(t *tracked) bool {
 	t.readOff += int64(pos)
 	t.lastData = time.Now()
 	in.stats.Bytes.Add(uint64(pos))
-	in.commit(t)
-	return true
+	// A failed append rewound t: it is tried again on the next poll, not in
+	// a tight loop.
+	return in.commit(t)
 }
 
 // line hands one line to the decoder; a CR before the newline and empty
@@ -135,7 +136,7 @@ func (in *Input) Record(ts int64, stream format.Stream, body []byte) {
 // sequence, and moves t's committed offset there. If the append fails, t
 // reads again from its last committed offset: nothing is lost, and what was
 // appended before is dropped by the spool's dedup if read twice.
-func (in *Input) commit(t *tracked) {
+func (in *Input) commit(t *tracked) bool {
 	c := t.committed()
 	in.stats.Truncated.Add(t.dec.Truncated)
 	in.stats.Invalid.Add(t.dec.Invalid)
@@ -152,7 +153,7 @@ func (in *Input) commit(t *tracked) {
 					in.log.Warn("append", zap.String("path", t.path), zap.Error(err))
 				}
 				t.rewind()
-				return
+				return false
 			}
 			t.spoolNext = res.Next
 			in.stats.Batches.Add(1)
@@ -164,4 +165,5 @@ func (in *Input) commit(t *tracked) {
 		t.offset = c
 		in.dirty = true
 	}
+	return true
 }

@@ -200,3 +200,50 @@ func TestForgetAfter(t *testing.T) {
 		t.Fatalf("positions hold %v, want only b.log", paths)
 	}
 }
+
+// flakyPartition fails its first appends, then keeps batches in memory.
+type flakyPartition struct {
+	fail    atomic.Int32
+	mu      chan struct{}
+	batches [][]byte
+}
+
+func (p *flakyPartition) Append(ctx context.Context, b []byte) (spool.AppendResult, error) {
+	if p.fail.Add(-1) >= 0 {
+		return spool.AppendResult{}, fmt.Errorf("disk on fire")
+	}
+	p.mu <- struct{}{}
+	p.batches = append(p.batches, append([]byte(nil), b...))
+	<-p.mu
+	return spool.AppendResult{Batches: 1}, nil
+}
+
+func (p *flakyPartition) Sequence(uint64) (uint64, bool) { return 0, false }
+
+func TestAppendErrorRetries(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.log"), numbered("a", 0, 5000))
+	part := &flakyPartition{mu: make(chan struct{}, 1)}
+	part.fail.Store(3)
+	in, err := New(Config{Name: "f", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 4096,
+		PollInterval: 5 * time.Millisecond}, Target{Partitions: []Partition{part}, PositionsPath: filepath.Join(dir, "positions")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	for in.Stats().Records.Load() < 5000 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := in.Stats().Errors.Load(); n != 3 {
+		t.Fatalf("%d errors counted, want 3", n)
+	}
+	var recs []rec
+	for _, b := range part.batches {
+		recs = append(recs, decodeAll(t, b)...)
+	}
+	checkExactlyOnce(t, recs, map[string]int{"a": 5000})
+}
