@@ -258,7 +258,6 @@ func checkExactlyOnce(t testing.TB, recs []rec, want map[string]int) {
 	}
 }
 
-
 func testLogger(t testing.TB) *zap.Logger {
 	if os.Getenv("CAPSTAN_TEST_LOG") == "" {
 		return nil
