@@ -150,12 +150,28 @@ func (in *Input) classify(t *tracked, now time.Time) {
 			if e.Partition < len(in.tgt.Partitions) {
 				t.part = e.Partition
 			}
-			if seq, ok := in.tgt.Partitions[t.part].Sequence(t.producer); ok && int64(seq) > t.offset {
+			// The spool's tail is exact where it still knows the producer;
+			// the positions file speaks for producers whose batches have left
+			// the spool.
+			if seq, ok := in.tgt.Partitions[t.part].Sequence(t.producer); ok {
 				t.offset = int64(seq)
 			}
 			in.settle(t, in.probe(t, t.gen+1))
 			return
 		}
+		// Same inode, other content: replaced while we were down
+		// (copytruncate). Its copy, if any, continues the old generation.
+		t.fp, t.producer, t.part, t.offset = e.Fingerprint, e.Producer, e.Partition, e.Offset
+		if seq, ok := in.tgt.Partitions[t.part%len(in.tgt.Partitions)].Sequence(t.producer); ok {
+			t.offset = int64(seq)
+		}
+		in.retire(t)
+		t.gen, t.producer, t.offset, t.fp = e.Generation+1, 0, 0, fingerprint{}
+		t.part = partitionFor(t.id, len(in.tgt.Partitions))
+		in.stats.Truncations.Add(1)
+		in.probe(t, t.gen)
+		in.start(t)
+		return
 	}
 	if in.settle(t, in.probe(t, 0)) {
 		return
@@ -254,6 +270,7 @@ func (in *Input) settle(t *tracked, known bool) bool {
 		return false
 	}
 	if t.offset > t.size && !t.copying {
+		in.retire(t)
 		t.gen++
 		t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
 		t.offset, t.fp = 0, fingerprint{}
@@ -314,20 +331,30 @@ func (in *Input) truncated(t *tracked) {
 		t.skipping = false
 	}
 	in.commit(t)
-	in.log.Debug("retire", zap.String("path", t.path), zap.Int64("offset", t.offset), zap.Int("fp", t.fp.N), zap.Uint64("sum", t.fp.Sum))
-	if t.fp.N > 0 {
-		in.retired = append(in.retired, retiredEntry{
-			Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
-		})
-	}
+	in.retire(t)
 	t.gen++
 	t.producer = producerID(in.tgt.AgentID, in.cfg.Name, t.id, t.gen)
 	t.offset, t.readOff, t.fp = 0, 0, fingerprint{}
 	t.dec.Reset()
 	t.ready, in.dirty = true, true
 	in.stats.Truncations.Add(1)
-	in.log.Info("file truncated; reading it again from the start", zap.String("path", t.path),
-		zap.Int64("offset", t.offset), zap.Int("fp", t.fp.N))
+	in.log.Info("file truncated; reading it again from the start", zap.String("path", t.path))
+	// Written now, not at the next tick: a copy made by copytruncate must be
+	// recognised after a crash too.
+	in.savePositions()
+}
+
+// retire keeps t's current generation (fingerprint, producer, offset) for a
+// while, so that a copy of it continues where it stood.
+func (in *Input) retire(t *tracked) {
+	if t.fp.N == 0 || t.producer == 0 {
+		return
+	}
+	in.log.Debug("retire", zap.String("path", t.path), zap.Int64("offset", t.offset), zap.Int("fp", t.fp.N))
+	in.retired = append(in.retired, retiredEntry{
+		Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
+	})
+	in.dirty = true
 }
 
 // ensureOpen opens t if needed, taking a turn from another file when
@@ -471,11 +498,7 @@ func (in *Input) drop(i int, t *tracked) {
 		e := t.entry()
 		e.GoneSince = time.Now().Unix()
 		in.saved[t.id] = e
-		if t.fp.N > 0 { // a copy of it (mv across filesystems) continues it
-			in.retired = append(in.retired, retiredEntry{
-				Fingerprint: t.fp, Producer: t.producer, Partition: t.part, Offset: t.offset, At: time.Now().Unix(),
-			})
-		}
+		in.retire(t) // a copy of it (mv across filesystems) continues it
 	}
 	in.dirty = true
 	in.stats.FilesTracked.Store(int64(len(in.files)))
