@@ -2,6 +2,7 @@ package file
 
 import (
 	"fmt"
+	"runtime"
 	"io"
 	"os"
 	"path/filepath"
@@ -213,8 +214,20 @@ func TestManySmallFiles(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		writeFile(t, h.path(fmt.Sprintf("d%d/f%d.log", i%10, i)), numbered(fmt.Sprintf("f%d", i), 0, 3))
 	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
 	h.start()
 	checkFiles(t, h.waitCount(3000), 1000, 3)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	// Per-file state is small: the read buffer is shared. The bound is
+	// generous (the spool's and the test's own memory count too).
+	perFile := (int64(after.HeapInuse) - int64(before.HeapInuse)) / 1000
+	t.Logf("heap in use per tracked file: %d bytes", perFile)
+	if perFile > 16<<10 {
+		t.Errorf("%d bytes of heap per tracked file", perFile)
+	}
 	if n := h.in.Stats().FilesOpen.Load(); n > 64 {
 		t.Fatalf("%d files open, limit 64", n)
 	}

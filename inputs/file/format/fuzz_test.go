@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"regexp"
 	"testing"
 )
 
@@ -43,6 +44,36 @@ func FuzzCRI(f *testing.F) {
 		d.Flush(&s)
 		if s.n != 1 {
 			t.Fatalf("%d records from one line", s.n)
+		}
+	})
+}
+
+// FuzzDecoder feeds arbitrary text, split at newlines, through every format
+// with multiline on: no panic, at most one record per line plus what a flush
+// releases, and the held offset never past the last line's end.
+func FuzzDecoder(f *testing.F) {
+	f.Add([]byte("2024-01-02T03:04:05Z stdout P a\n2024-01-02T03:04:05Z stdout F b\nplain\n  cont\n"), uint8(1))
+	f.Add([]byte("{\"log\":\"x\",\"stream\":\"stderr\",\"time\":\"2024-01-02T03:04:05Z\"}\n{\"log\":\"y\\n\"}\n"), uint8(2))
+	f.Fuzz(func(t *testing.T, text []byte, kind uint8) {
+		d := NewDecoder(Options{Kind: Kind(kind % 4), MaxBytes: 32, Start: regexp.MustCompile(`^\S`), FlushAfter: 1})
+		var s countSink
+		off := int64(0)
+		lines := 0
+		for _, line := range bytes.Split(text, []byte("\n")) {
+			end := off + int64(len(line)) + 1
+			d.Line(line, off, end, 1, &s)
+			lines++
+			if p, ok := d.Pending(); ok && (p < 0 || p > off) {
+				t.Fatalf("pending at %d, last line starts at %d", p, off)
+			}
+			off = end
+		}
+		d.Flush(&s)
+		if s.n > lines {
+			t.Fatalf("%d records from %d lines", s.n, lines)
+		}
+		if _, ok := d.Pending(); ok {
+			t.Fatal("pending after flush")
 		}
 	})
 }
