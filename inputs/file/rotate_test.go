@@ -2,10 +2,10 @@ package file
 
 import (
 	"fmt"
-	"runtime"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
