@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -22,12 +23,12 @@ const childEnv = "CAPSTAN_FILE_CHILD_DATA"
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(childEnv); dir != "" {
-		os.Exit(runChild(dir, os.Getenv("CAPSTAN_FILE_CHILD_INCLUDE")))
+		os.Exit(runChild(dir, os.Getenv("CAPSTAN_FILE_CHILD_INCLUDE"), os.Getenv("CAPSTAN_FILE_CHILD_FORMAT")))
 	}
 	os.Exit(m.Run())
 }
 
-func runChild(dir, include string) int {
+func runChild(dir, include, format string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	sp, err := spool.Open(dir, spool.Options{Fsync: spool.FsyncNever})
@@ -42,7 +43,7 @@ func runChild(dir, include string) int {
 		return 2
 	}
 	in, err := New(Config{
-		Name: "files", Include: []string{include}, ScanInterval: 50 * time.Millisecond,
+		Name: "files", Include: []string{include}, Format: format, ScanInterval: 50 * time.Millisecond,
 		PollInterval: 10 * time.Millisecond, PositionsInterval: 20 * time.Millisecond,
 		ReadBufferBytes: 64 << 10, // small reads: many batches, many moments to die in
 	}, SpoolTarget(sp, st, "files"), nil)
@@ -57,10 +58,11 @@ func runChild(dir, include string) int {
 	return 0
 }
 
-func startChild(t *testing.T, dir, include string) *exec.Cmd {
+func startChild(t *testing.T, dir, include, format string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir, "CAPSTAN_FILE_CHILD_INCLUDE="+include)
+	cmd.Env = append(os.Environ(), childEnv+"="+dir, "CAPSTAN_FILE_CHILD_INCLUDE="+include,
+		"CAPSTAN_FILE_CHILD_FORMAT="+format)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -69,7 +71,7 @@ func startChild(t *testing.T, dir, include string) *exec.Cmd {
 }
 
 func TestKill9ExactlyOnce(t *testing.T) {
-	for _, rot := range []string{"none", "rename", "copytruncate"} {
+	for _, rot := range []string{"none", "rename", "copytruncate", "cri-partials"} {
 		t.Run(rot, func(t *testing.T) { kill9(t, rot) })
 	}
 }
@@ -82,6 +84,18 @@ func kill9(t *testing.T, rot string) {
 	path := filepath.Join(logs, "app.log")
 	include := filepath.Join(logs, "app.log*")
 	const total = 60000
+	format, lines := "raw", numbered
+	if rot == "cri-partials" {
+		// Every line split in two by the runtime: the decoder holds the
+		// first half, and positions must not pass it.
+		format, lines = "cri", func(p string, from, to int) string {
+			var b strings.Builder
+			for i := from; i < to; i++ {
+				fmt.Fprintf(&b, "2024-01-02T03:04:05Z stdout P %s-\n2024-01-02T03:04:05Z stdout F %d\n", p, i)
+			}
+			return b.String()
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the application: numbered lines, in bursts, rotated
@@ -101,14 +115,14 @@ func kill9(t *testing.T, rot string) {
 					w.Truncate(0)
 				}
 			}
-			w.WriteString(numbered("n", i, i+500))
+			w.WriteString(lines("n", i, i+500))
 			time.Sleep(20 * time.Millisecond) // spans the kills below
 		}
 		w.Close()
 	}()
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	for i := 0; i < 10; i++ {
-		cmd := startChild(t, data, include)
+		cmd := startChild(t, data, include, format)
 		time.Sleep(time.Duration(20+rng.IntN(250)) * time.Millisecond)
 		cmd.Process.Kill() // SIGKILL: no flush, no positions, a torn batch maybe
 		cmd.Wait()
@@ -117,7 +131,7 @@ func kill9(t *testing.T, rot string) {
 	// Last runs, stopped gracefully, until everything is there.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		cmd := startChild(t, data, include)
+		cmd := startChild(t, data, include, format)
 		time.Sleep(300 * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGTERM)
 		if err := cmd.Wait(); err != nil {
@@ -126,7 +140,7 @@ func kill9(t *testing.T, rot string) {
 		recs := spooled(t, data)
 		if len(recs) >= total || time.Now().After(deadline) {
 			checkSet(t, recs, "n", total)
-			if rot == "none" {
+			if rot == "none" || rot == "cri-partials" {
 				checkExactlyOnce(t, recs, map[string]int{"n": total})
 			}
 			t.Logf("%s: %d records, each once", rot, len(recs))
