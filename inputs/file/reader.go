@@ -79,6 +79,7 @@ func (in *Input) readOnce(t *tracked) bool {
 		if t.skipping {
 			in.line(t, t.long, t.longStart, end, now)
 			t.skipping = false
+			t.long = nil // max_line_bytes per file is too much to keep idle
 		} else {
 			line := data[pos : pos+i]
 			if len(line) > max {

@@ -125,7 +125,14 @@ func (d *Decoder) Line(line []byte, start, end, now int64, s Sink) {
 	d.logical(p.ts, p.stream, p.buf, p.start, end, now, s)
 }
 
+// keepBytes is the buffer capacity an event keeps between records; a larger
+// one (a long record) is let go, so that idle files hold little memory.
+const keepBytes = 64 << 10
+
 func (ev *event) begin(ts int64, st Stream, start int64) {
+	if cap(ev.buf) > keepBytes {
+		ev.buf = nil
+	}
 	ev.buf = ev.buf[:0]
 	ev.ts, ev.stream, ev.start = ts, st, start
 	ev.active, ev.cut = true, false
