@@ -13,7 +13,7 @@ type Kind uint8
 // Line formats.
 const (
 	Raw    Kind = iota // the line is the body
-	JSON               // the line is the body; invalid JSON is counted, kept
+	JSON               // the line is the body; its time from a time/timestamp/@timestamp/ts field; invalid JSON counted, kept
 	Docker             // Docker json-file: log, stream, time
 	CRI                // CRI (kubelet): time stream P|F message
 )
@@ -96,6 +96,7 @@ func (d *Decoder) Line(line []byte, start, end, now int64, s Sink) {
 			err = errJSONStr
 		}
 		e.Body = line
+		e.Time = JSONTime(line)
 	default:
 		e.Body = line
 	}

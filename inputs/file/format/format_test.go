@@ -203,3 +203,27 @@ func TestDecoderNoAllocs(t *testing.T) {
 type countSink struct{ n int }
 
 func (c *countSink) Record(int64, Stream, []byte) { c.n++ }
+
+func TestJSONTime(t *testing.T) {
+	want := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	for _, tc := range []struct {
+		line string
+		want int64
+	}{
+		{`{"level":"info","time":"2024-01-02T03:04:05Z","msg":"x"}`, want},
+		{`{"nested":{"time":"2020-01-01T00:00:00Z"},"@timestamp":"2024-01-02T03:04:05Z"}`, want},
+		{`{"ts":1704164645,"msg":"numbers are not read"}`, 0},
+		{`{"time":"yesterday","timestamp":"2024-01-02T03:04:05Z"}`, want},
+		{`{"msg":"no time"}`, 0},
+		{`not json`, 0},
+		{`{"time":"2024-01-02T03:04:05Z"`, want},
+	} {
+		if got := JSONTime([]byte(tc.line)); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.line, got, tc.want)
+		}
+	}
+	line := []byte(`{"level":"info","msg":"x","time":"2024-01-02T03:04:05Z"}`)
+	if n := testing.AllocsPerRun(100, func() { JSONTime(line) }); n != 0 {
+		t.Errorf("%v allocs", n)
+	}
+}

@@ -27,6 +27,11 @@ func FuzzDocker(f *testing.F) {
 	})
 }
 
+func FuzzJSONTime(f *testing.F) {
+	f.Add([]byte(`{"time":"2024-01-02T03:04:05Z","a":[1,{"b":null}]}`))
+	f.Fuzz(func(t *testing.T, line []byte) { JSONTime(line) })
+}
+
 func FuzzCRI(f *testing.F) {
 	f.Add([]byte("2024-01-02T03:04:05.000006Z stdout F hello world"))
 	f.Add([]byte("2024-01-02T03:04:05Z stderr P:x part"))
