@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"time"
@@ -92,7 +91,7 @@ func (d *Decoder) Line(line []byte, start, end, now int64, s Sink) {
 	case CRI:
 		e, err = ParseCRI(line)
 	case JSON:
-		if !json.Valid(line) {
+		if !validJSON(line) {
 			err = errJSONStr
 		}
 		e.Body = line

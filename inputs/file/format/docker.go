@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf8"
 )
@@ -101,14 +102,11 @@ type parser struct {
 }
 
 func (p *parser) ws() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\r', '\n':
-			p.i++
-		default:
-			return
-		}
+	i, b := p.i, p.b
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
 	}
+	p.i = i
 }
 
 func (p *parser) eat(c byte) bool {
@@ -125,20 +123,25 @@ func (p *parser) rawString() ([]byte, bool) {
 	if !p.eat('"') {
 		return nil, false
 	}
-	start := p.i
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case '"':
-			s := p.b[start:p.i]
-			p.i++
-			return s, true
-		case '\\':
-			p.i += 2
-		default:
-			p.i++
+	start, b := p.i, p.b
+	for i := start; ; {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return nil, false
 		}
+		i += q
+		// The quote ends the string unless an odd run of backslashes
+		// escapes it.
+		n := 0
+		for j := i - 1; j >= start && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			p.i = i + 1
+			return b[start:i], true
+		}
+		i++
 	}
-	return nil, false
 }
 
 func (p *parser) unescape(dst []byte) ([]byte, error) {
@@ -147,12 +150,16 @@ func (p *parser) unescape(dst []byte) ([]byte, error) {
 	}
 	for p.i < len(p.b) {
 		// Copy the run up to the next quote or backslash in one append.
-		j := p.i
-		for j < len(p.b) && p.b[j] != '"' && p.b[j] != '\\' {
-			j++
+		rest := p.b[p.i:]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			j = len(rest)
 		}
-		dst = append(dst, p.b[p.i:j]...)
-		p.i = j
+		if k := bytes.IndexByte(rest[:j], '\\'); k >= 0 {
+			j = k
+		}
+		dst = append(dst, rest[:j]...)
+		p.i += j
 		if p.i >= len(p.b) {
 			break
 		}

@@ -227,3 +227,25 @@ func TestJSONTime(t *testing.T) {
 		t.Errorf("%v allocs", n)
 	}
 }
+
+func TestValidJSON(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{`{"a":1,"b":[true,null,{"c":"d\"e"}]}`, true},
+		{` [1, 2] `, true},
+		{`"s"`, true},
+		{`{"a":1`, false},
+		{`{"a" 1}`, false},
+		{`{"a":1,}`, false},
+		{`[1 2]`, false},
+		{`{"a":"x}`, false},
+		{`{} x`, false},
+		{``, false},
+	} {
+		if got := validJSON([]byte(tc.line)); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.line, got, tc.want)
+		}
+	}
+}
