@@ -355,4 +355,3 @@ func (in *Input) retire(t *tracked) {
 	})
 	in.dirty = true
 }
-
