@@ -247,3 +247,27 @@ func TestAppendErrorRetries(t *testing.T) {
 	}
 	checkExactlyOnce(t, recs, map[string]int{"a": 5000})
 }
+
+// TestFairTurns: a busy file does not hold others up, also past
+// max_open_files: every file gets a turn in the first rounds.
+func TestFairTurns(t *testing.T) {
+	h := newHarness(t, Config{Include: []string{"$LOGS/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 4096, MaxOpenFiles: 4}, 1)
+	writeFile(t, h.path("big.log"), numbered("big", 0, 200000)) // ~2 MB: 500 turns
+	for i := 0; i < 10; i++ {
+		writeFile(t, h.path(fmt.Sprintf("small%d.log", i)), numbered(fmt.Sprintf("s%d", i), 0, 3))
+	}
+	h.start()
+	recs := h.waitCount(200030)
+	batch := 0
+	var prod, seq uint64
+	for _, r := range recs {
+		if r.prod != prod || r.seq != seq {
+			batch++
+			prod, seq = r.prod, r.seq
+		}
+		if strings.HasPrefix(r.body, "s") && batch > 40 {
+			t.Fatalf("%s spooled in batch %d: it waited behind the big file", r.body, batch)
+		}
+	}
+	checkSet(t, recs, "big", 200000)
+}
