@@ -57,9 +57,13 @@ func (in *Input) reconcile() {
 			t.ready = true
 		}
 	}
-	for _, t := range in.order {
-		if !t.classified {
-			in.classify(t, now)
+	// Files the positions file knows first: one of them may turn out to have
+	// been truncated while we were down, and a new file may be its copy.
+	for _, pass := range []bool{true, false} {
+		for _, t := range in.order {
+			if _, known := in.saved[t.id]; !t.classified && known == pass {
+				in.classify(t, now)
+			}
 		}
 	}
 	in.stats.FilesTracked.Store(int64(len(in.files)))
@@ -124,7 +128,6 @@ func (in *Input) discover(p string, st fileStat, now time.Time) {
 		in.byPath[resolved] = t
 		in.watch(filepath.Dir(resolved))
 	}
-	in.classify(t, now)
 }
 
 // classify settles where a newly found file starts (docs/inputs-file.md,

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkSet fails unless every prefix-i for i < n is among the records
@@ -268,5 +269,40 @@ func TestLongLines(t *testing.T) {
 	}
 	if n := h.in.Stats().Truncated.Load(); n != 2 {
 		t.Fatalf("truncated %d, want 2", n)
+	}
+}
+
+// While the input is stopped, the file is copied and truncated
+// (copytruncate) and written again past its old size: after the restart the
+// copy continues the old position and the file is read anew, each line once.
+func TestCopyTruncateWhileStopped(t *testing.T) {
+	for _, copyIt := range []bool{true, false} {
+		t.Run(fmt.Sprintf("copy=%v", copyIt), func(t *testing.T) {
+			h := newHarness(t, Config{Include: []string{"$LOGS/app*"}}, 2)
+			path := h.path("app.log")
+			writeFile(t, path, numbered("a", 0, 100))
+			h.start()
+			waitPrefix(h, "a", 100)
+			h.stop()
+			appendFile(t, path, numbered("a", 100, 150)) // not read before the copy
+			if copyIt { // named to sort before app.log: the walk meets it first
+				b, _ := os.ReadFile(path)
+				writeFile(t, h.path("app-1.log"), string(b))
+			}
+			f, _ := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+			f.WriteString(numbered("b", 0, 300)) // same inode, longer than before
+			f.Close()
+			h.start()
+			recs := waitPrefix(h, "b", 300)
+			want := 100
+			if copyIt {
+				recs = waitPrefix(h, "a", 150)
+				want = 150
+			}
+			time.Sleep(100 * time.Millisecond)
+			recs = h.records()
+			checkSet(t, recs, "a", want)
+			checkSet(t, recs, "b", 300)
+		})
 	}
 }
