@@ -285,7 +285,7 @@ func TestCopyTruncateWhileStopped(t *testing.T) {
 			waitPrefix(h, "a", 100)
 			h.stop()
 			appendFile(t, path, numbered("a", 100, 150)) // not read before the copy
-			if copyIt { // named to sort before app.log: the walk meets it first
+			if copyIt {                                  // named to sort before app.log: the walk meets it first
 				b, _ := os.ReadFile(path)
 				writeFile(t, h.path("app-1.log"), string(b))
 			}
