@@ -1,0 +1,256 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+
+	"github.com/capstan-agent/capstan/inputs/file/format"
+	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// Partition is where the input appends a file's batches; *spool.Partition
+// satisfies it. Sequence tells how far a producer got, after a crash too.
+type Partition interface {
+	Append(ctx context.Context, b []byte) (spool.AppendResult, error)
+	Sequence(producer uint64) (uint64, bool)
+}
+
+// Target is what the input writes to.
+type Target struct {
+	Partitions    []Partition
+	AgentID       [16]byte
+	PositionsPath string
+}
+
+// SpoolTarget makes the Target of an input named input writing to stream st.
+func SpoolTarget(s *spool.Spool, st *spool.Stream, input string) Target {
+	parts := st.Partitions()
+	t := Target{Partitions: make([]Partition, len(parts)), AgentID: s.AgentID(), PositionsPath: s.PositionsPath(input)}
+	for i, p := range parts {
+		t.Partitions[i] = p
+	}
+	return t
+}
+
+// Stats are the input's counters, safe to read while it runs.
+type Stats struct {
+	FilesTracked atomic.Int64  // files known
+	FilesOpen    atomic.Int64  // descriptors held
+	Records      atomic.Uint64 // records appended (duplicates dropped by the spool included)
+	Bytes        atomic.Uint64 // file bytes consumed
+	Batches      atomic.Uint64 // batches appended
+	Duplicates   atomic.Uint64 // batches the spool already held (re-read after a crash)
+	Truncated    atomic.Uint64 // lines or records cut at max_line_bytes
+	Invalid      atomic.Uint64 // lines that did not parse as the format (kept raw)
+	Truncations  atomic.Uint64 // files truncated in place (copytruncate or not)
+	Copies       atomic.Uint64 // copies that continued a truncated file's position
+	Released     atomic.Uint64 // files renamed away or deleted, read to their end and let go
+	Errors       atomic.Uint64 // read, open and append errors (each logged)
+}
+
+// Input tails files into the spool. Its state is owned by the goroutine
+// that calls Run; nothing else touches it.
+type Input struct {
+	cfg     Config
+	tgt     Target
+	log     *zap.Logger
+	include []glob
+	exclude []glob
+	decOpt  format.Options
+	stats   Stats
+
+	files   map[fileID]*tracked
+	byPath  map[string]*tracked // current path (and symlink target) → file
+	order   []*tracked          // files in turn order
+	rr      int                 // where the next round starts
+	round   uint64
+	open    int
+	saved   map[fileID]posEntry // positions of files not tracked now
+	retired []retiredEntry
+	dirty   bool
+	watcher *fsnotify.Watcher
+	watched map[string]bool
+	initial bool
+	ctx     context.Context // Run's: appends honour it
+
+	buf     []byte // the read buffer all files share
+	fpBuf   []byte
+	cmpBuf  []byte
+	bld     batch.Builder
+	cur     *tracked // file whose records the builder takes
+	started bool     // the builder has been reset for cur
+	srcAttr [3][]batch.Attr
+}
+
+// New checks cfg and makes an input; it reads nothing before Run.
+func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
+	cfg = Defaults(cfg)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("file input %q: %w", cfg.Name, err)
+	}
+	if len(tgt.Partitions) == 0 {
+		return nil, errors.New("file input: no partitions to write to")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	in := &Input{
+		cfg: cfg, tgt: tgt, log: log.With(zap.String("input", cfg.Name)),
+		files: map[fileID]*tracked{}, byPath: map[string]*tracked{}, saved: map[fileID]posEntry{},
+		watched: map[string]bool{},
+		buf:     make([]byte, cfg.ReadBufferBytes), fpBuf: make([]byte, cfg.FingerprintBytes),
+		cmpBuf: make([]byte, cfg.FingerprintBytes),
+	}
+	for _, p := range cfg.Include {
+		g, _ := compileGlob(p)
+		in.include = append(in.include, g)
+	}
+	for _, p := range cfg.Exclude {
+		g, _ := compileGlob(p)
+		in.exclude = append(in.exclude, g)
+	}
+	kind, _ := format.ParseKind(cfg.Format)
+	in.decOpt = format.Options{Kind: kind, MaxBytes: cfg.MaxLineBytes, FlushAfter: cfg.Multiline.FlushTimeout}
+	if cfg.Multiline.StartPattern != "" {
+		in.decOpt.Start = regexp.MustCompile(cfg.Multiline.StartPattern)
+	}
+	in.srcAttr[format.StreamStdout] = []batch.Attr{batch.StringAttr("stream", "stdout")}
+	in.srcAttr[format.StreamStderr] = []batch.Attr{batch.StringAttr("stream", "stderr")}
+	return in, nil
+}
+
+// Stats returns the input's counters.
+func (in *Input) Stats() *Stats { return &in.stats }
+
+// Run tails files until ctx is cancelled, then writes its positions and
+// returns. Lines read but not yet in the spool are not lost: positions never
+// pass them, so the next run reads them again.
+func (in *Input) Run(ctx context.Context) error {
+	in.ctx = ctx
+	if err := in.restore(); err != nil {
+		in.log.Warn("positions unreadable; the spool's tail alone says where files stand", zap.Error(err))
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		in.log.Warn("fsnotify unavailable; relying on stat scans", zap.Error(err))
+	} else {
+		in.watcher = w
+		defer w.Close()
+	}
+	defer in.closeAll()
+	var events <-chan fsnotify.Event
+	var werrs <-chan error
+	if w != nil {
+		events, werrs = w.Events, w.Errors
+	}
+	scan := time.NewTicker(in.cfg.ScanInterval)
+	defer scan.Stop()
+	poll := time.NewTicker(in.cfg.PollInterval)
+	defer poll.Stop()
+	save := time.NewTicker(in.cfg.PositionsInterval)
+	defer save.Stop()
+
+	in.initial = true
+	in.reconcile()
+	in.initial = false
+	for id, e := range in.saved {
+		if e.GoneSince == 0 { // not found by the first scan
+			e.GoneSince = time.Now().Unix()
+			in.saved[id] = e
+		}
+	}
+	needScan := false
+	for ctx.Err() == nil {
+		progress := in.readRound()
+		if ctx.Err() != nil {
+			break
+		}
+		in.housekeeping()
+		wait := !progress
+		for drained := false; !drained; {
+			if wait {
+				wait = false
+				select {
+				case <-ctx.Done():
+				case ev := <-events:
+					needScan = in.onEvent(ev) || needScan
+				case err := <-werrs:
+					in.log.Warn("fsnotify", zap.Error(err))
+					needScan = true
+				case <-scan.C:
+					needScan = true
+				case <-poll.C:
+					in.markOpenReady()
+				case <-save.C:
+					in.savePositions()
+				}
+				continue
+			}
+			select {
+			case ev := <-events:
+				needScan = in.onEvent(ev) || needScan
+			case <-scan.C:
+				needScan = true
+			case <-poll.C:
+				in.markOpenReady()
+			case <-save.C:
+				in.savePositions()
+			default:
+				drained = true
+			}
+		}
+		if needScan {
+			needScan = false
+			in.reconcile()
+		}
+	}
+	in.savePositions()
+	return nil
+}
+
+// onEvent marks a written file ready and asks for a scan on anything else.
+func (in *Input) onEvent(ev fsnotify.Event) (scan bool) {
+	if ev.Op.Has(fsnotify.Write) {
+		if t := in.byPath[ev.Name]; t != nil {
+			t.ready = true
+		}
+	}
+	if ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
+		delete(in.watched, ev.Name) // a directory that comes back is watched again
+	}
+	return ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename)
+}
+
+// markOpenReady makes every open file try a read: the safety net for lost
+// write events.
+func (in *Input) markOpenReady() {
+	for _, t := range in.order {
+		if t.f != nil {
+			t.ready = true
+		}
+	}
+}
+
+func (in *Input) watch(dir string) {
+	if in.watcher == nil || in.watched[dir] {
+		return
+	}
+	in.watched[dir] = true
+	if err := in.watcher.Add(dir); err != nil {
+		in.log.Debug("watch", zap.String("dir", dir), zap.Error(err))
+	}
+}
+
+func (in *Input) closeAll() {
+	for _, t := range in.order {
+		in.closeFile(t)
+	}
+}

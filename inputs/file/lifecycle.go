@@ -1,0 +1,176 @@
+package file
+
+import (
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// ensureOpen opens t if needed, taking a turn from another file when
+// max_open_files is reached.
+func (in *Input) ensureOpen(t *tracked) bool {
+	if t.f != nil {
+		return true
+	}
+	if t.gone || t.path == "" {
+		return false
+	}
+	if in.open >= in.cfg.MaxOpenFiles && !in.evict() {
+		return false
+	}
+	f, err := os.Open(t.path)
+	if err != nil {
+		in.fail("open", t, err)
+		return false
+	}
+	st, err := statFile(f)
+	if err != nil || st.id != t.id {
+		f.Close() // the path leads to another file now; scans will see it
+		return false
+	}
+	t.f = f
+	in.open++
+	in.stats.FilesOpen.Store(int64(in.open))
+	return true
+}
+
+// evict closes the open file that is idle, or else whose turn is longest
+// past, so that files beyond max_open_files take turns. Files renamed away
+// or deleted are never evicted: they could not be opened again.
+func (in *Input) evict() bool {
+	var victim *tracked
+	for _, t := range in.order {
+		if t.f == nil || t.gone {
+			continue
+		}
+		if victim == nil || (!t.ready && victim.ready) ||
+			(t.ready == victim.ready && t.lastTurn < victim.lastTurn) {
+			victim = t
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	in.closeFile(victim)
+	return true
+}
+
+func (in *Input) closeFile(t *tracked) {
+	if t.f == nil {
+		return
+	}
+	t.f.Close()
+	t.f = nil
+	in.open--
+	in.stats.FilesOpen.Store(int64(in.open))
+}
+
+func (in *Input) fail(op string, t *tracked, err error) {
+	in.stats.Errors.Add(1)
+	in.log.Warn(op, zap.String("path", t.path), zap.Error(err))
+}
+
+// housekeeping flushes held records that timed out, lets go of files that
+// were rotated away once read to their end, closes idle files and forgets
+// old positions.
+func (in *Input) housekeeping() {
+	now := time.Now()
+	for i := 0; i < len(in.order); i++ {
+		t := in.order[i]
+		if !t.classified {
+			if t.gone {
+				in.drop(i, t)
+				i--
+			}
+			continue
+		}
+		in.cur = t
+		if t.dec.FlushIdle(now.UnixNano(), in) {
+			in.commit(t)
+		}
+		switch {
+		case t.gone && t.f == nil:
+			in.drop(i, t)
+			i--
+		case t.gone && !t.ready && now.Sub(t.lastData) >= in.cfg.RotateWait:
+			in.finish(t)
+			in.drop(i, t)
+			i--
+		case !t.gone && t.f != nil && !t.ready && now.Sub(t.lastData) >= in.cfg.CloseInactive:
+			in.closeFile(t)
+		}
+	}
+	for id, e := range in.saved {
+		if e.GoneSince != 0 && now.Sub(time.Unix(e.GoneSince, 0)) > in.cfg.ForgetAfter {
+			delete(in.saved, id)
+			in.dirty = true
+		}
+	}
+	keep := in.retired[:0]
+	for _, r := range in.retired {
+		if now.Sub(time.Unix(r.At, 0)) < 10*in.cfg.RotateWait {
+			keep = append(keep, r)
+		}
+	}
+	in.retired = keep
+}
+
+// finish emits what a file that went away still holds: a last line without
+// a newline, and records the decoder waited to complete.
+func (in *Input) finish(t *tracked) {
+	in.cur = t
+	if !t.skipping && t.f != nil {
+		n, _ := t.f.ReadAt(in.buf[:in.cfg.MaxLineBytes], t.readOff)
+		if n > 0 {
+			in.line(t, in.buf[:n], t.readOff, t.readOff+int64(n), time.Now().UnixNano())
+			t.readOff += int64(n)
+		}
+	}
+	if t.skipping {
+		in.line(t, t.long, t.longStart, t.readOff, time.Now().UnixNano())
+		t.skipping = false
+	}
+	t.dec.Flush(in)
+	in.commit(t)
+	in.stats.Released.Add(1)
+}
+
+// drop stops tracking the file at order[i]; its position is kept until
+// forget_after.
+func (in *Input) drop(i int, t *tracked) {
+	in.log.Debug("drop", zap.String("path", t.origin), zap.Bool("classified", t.classified), zap.Int64("offset", t.offset))
+	in.closeFile(t)
+	in.unmapPaths(t)
+	delete(in.files, t.id)
+	in.order = append(in.order[:i], in.order[i+1:]...)
+	if t.classified {
+		e := t.entry()
+		e.GoneSince = time.Now().Unix()
+		in.saved[t.id] = e
+		in.retire(t) // a copy of it (mv across filesystems) continues it
+	}
+	in.dirty = true
+	in.stats.FilesTracked.Store(int64(len(in.files)))
+}
+
+func (in *Input) savePositions() {
+	if !in.dirty {
+		return
+	}
+	p := positions{Input: in.cfg.Name, Retired: in.retired}
+	for _, t := range in.order {
+		if t.classified {
+			p.Files = append(p.Files, t.entry())
+		}
+	}
+	for _, e := range in.saved {
+		p.Files = append(p.Files, e)
+	}
+	if err := savePositions(in.tgt.PositionsPath, p); err != nil {
+		in.stats.Errors.Add(1)
+		in.log.Warn("positions", zap.Error(err))
+		return
+	}
+	in.dirty = false
+}
