@@ -52,20 +52,21 @@ func (in *Input) Settings() any {
 
 // FileInput tails files (issue 3, DESIGN §4).
 type FileInput struct {
-	Include        []string   `koanf:"include"`
-	Exclude        []string   `koanf:"exclude"`
-	StartAt        string     `koanf:"start_at" enum:"beginning,end"`
-	Format         string     `koanf:"format" enum:"raw,json,docker,cri"`
-	Multiline      *Multiline `koanf:"multiline"`
-	MaxLineBytes   Size       `koanf:"max_line_bytes"`
-	MaxOpenFiles   int        `koanf:"max_open_files"`
-	ReadBufferSize Size       `koanf:"read_buffer_bytes"`
-	ScanInterval   Duration   `koanf:"scan_interval"`
-	CloseIdle      Duration   `koanf:"close_idle_after"`
-	ForgetAfter    Duration   `koanf:"forget_after"`
-	Kubernetes     bool       `koanf:"kubernetes"`
-	BatchBytes     Size       `koanf:"batch_bytes"`
-	Linger         Duration   `koanf:"linger"`
+	Include           []string   `koanf:"include"`
+	Exclude           []string   `koanf:"exclude"`
+	StartAt           string     `koanf:"start_at" enum:"beginning,end"`
+	Format            string     `koanf:"format" enum:"raw,json,docker,cri"`
+	Multiline         *Multiline `koanf:"multiline"`
+	MaxLineBytes      Size       `koanf:"max_line_bytes"`
+	MaxOpenFiles      int        `koanf:"max_open_files"`
+	ReadBufferSize    Size       `koanf:"read_buffer_bytes"`
+	FingerprintBytes  int        `koanf:"fingerprint_bytes"`
+	ScanInterval      Duration   `koanf:"scan_interval"`
+	PollInterval      Duration   `koanf:"poll_interval"`
+	CloseInactive     Duration   `koanf:"close_inactive"`
+	RotateWait        Duration   `koanf:"rotate_wait"`
+	ForgetAfter       Duration   `koanf:"forget_after"`
+	PositionsInterval Duration   `koanf:"positions_interval"`
 }
 
 // Multiline joins lines into one record: a record starts at a line matching
@@ -80,16 +81,17 @@ func (f *FileInput) defaults() {
 	f.Format = "raw"
 	f.MaxLineBytes = 1 << 20
 	f.MaxOpenFiles = 1024
-	f.ReadBufferSize = 256 << 10
+	f.ReadBufferSize = 2 << 20
+	f.FingerprintBytes = 1024
 	f.ScanInterval = Duration(10e9)
-	f.CloseIdle = Duration(300e9)
+	f.PollInterval = Duration(250e6)
+	f.CloseInactive = Duration(300e9)
+	f.RotateWait = Duration(5e9)
 	f.ForgetAfter = Duration(24 * 3600e9)
-	f.Kubernetes = true
-	f.BatchBytes = 1 << 20
-	f.Linger = Duration(200e6)
+	f.PositionsInterval = Duration(1e9)
 }
 
-func (m *Multiline) defaults() { m.FlushTimeout = Duration(1e9) }
+func (m *Multiline) defaults() { m.FlushTimeout = Duration(5e9) }
 
 // SocketInput holds the keys every socket input has (issue 4).
 type SocketInput struct {

@@ -198,8 +198,10 @@ func (f *FileInput) validate(d *decoder, path string) {
 	positive(d, join(path, "max_line_bytes"), int64(f.MaxLineBytes))
 	positive(d, join(path, "max_open_files"), int64(f.MaxOpenFiles))
 	positive(d, join(path, "read_buffer_bytes"), int64(f.ReadBufferSize))
+	positive(d, join(path, "fingerprint_bytes"), int64(f.FingerprintBytes))
 	positive(d, join(path, "scan_interval"), int64(f.ScanInterval))
-	positive(d, join(path, "batch_bytes"), int64(f.BatchBytes))
+	positive(d, join(path, "poll_interval"), int64(f.PollInterval))
+	positive(d, join(path, "positions_interval"), int64(f.PositionsInterval))
 }
 
 func (s *SocketInput) validate(d *decoder, path, proto string, l listeners) {

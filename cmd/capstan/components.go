@@ -19,6 +19,7 @@ func registry(out io.Writer) *agent.Registry {
 	reg := agent.NewRegistry()
 	registerSockets(reg)
 	registerShipping(reg)
+	registerFiles(reg)
 	reg.Output("stdout", agent.TypedOutput(func(env agent.OutputEnv, c *config.StdoutOutput) (agent.Component, error) {
 		o, err := stdout.New(env.Name, env.Spool, env.Streams, stdout.Config{
 			Encoding:       c.Encoding,
