@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// TestEdgeToCoreExactlyOnceUnderKill runs an edge (file input → forward
+// output) and a core (forward input → spool) as real capstan processes and
+// SIGKILLs the edge, the core or both at random moments while the file grows,
+// sometimes leaving the core down for a while. At the end the core's spool
+// holds every line of the file exactly once.
+func TestEdgeToCoreExactlyOnceUnderKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs agents for a while")
+	}
+	lines, rounds := 200_000, 8
+	if os.Getenv("CAPSTAN_SOAK") != "" {
+		lines, rounds = 1_000_000, 30
+	}
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "logs", "app.log")
+	os.MkdirAll(filepath.Dir(logFile), 0o755)
+	port := freeTestPort(t)
+	coreData, edgeData := filepath.Join(dir, "core"), filepath.Join(dir, "edge")
+	coreCfg := filepath.Join(dir, "core.yaml")
+	os.WriteFile(coreCfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  edges: {type: forward, listen: ["127.0.0.1:%d"]}
+outputs:
+  archive: {type: file, path: %q}
+`, coreData, port, filepath.Join(dir, "archive.log"))), 0o644)
+	edgeCfg := filepath.Join(dir, "edge.yaml")
+	os.WriteFile(edgeCfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  app: {type: file, include: [%q], start_at: beginning, poll_interval: 50ms}
+outputs:
+  core: {type: forward, endpoints: ["127.0.0.1:%d"], backoff: {initial: 20ms, max: 200ms}}
+`, edgeData, logFile, port)), 0o644)
+
+	written := 0
+	appendLines := func(n int) {
+		f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b []byte
+		for i := written; i < written+n; i++ {
+			b = fmt.Appendf(b, "line %07d %s\n", i, strings.Repeat("x", 180))
+			if len(b) > 1<<20 {
+				f.Write(b)
+				b = b[:0]
+			}
+		}
+		f.Write(b)
+		f.Close()
+		written += n
+	}
+	appendLines(lines / 2)
+
+	start := func(cfg string) *agentProc {
+		p := startAgent(t, dir, env(), "-c", cfg)
+		p.waitLog("agent started")
+		return p
+	}
+	core, edge := start(coreCfg), start(edgeCfg)
+	perRound := (lines - written) / rounds
+	for round := 0; round < rounds; round++ {
+		if round == rounds-1 {
+			perRound = lines - written
+		}
+		appendLines(perRound)
+		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
+		switch round % 4 {
+		case 0: // the edge
+			edge.cmd.Process.Kill()
+			edge.wait()
+			edge = start(edgeCfg)
+		case 1: // the core
+			core.cmd.Process.Kill()
+			core.wait()
+			core = start(coreCfg)
+		case 2: // both
+			edge.cmd.Process.Kill()
+			core.cmd.Process.Kill()
+			edge.wait()
+			core.wait()
+			core, edge = start(coreCfg), start(edgeCfg)
+		case 3: // the core, down for a while: the edge spools and retries
+			core.cmd.Process.Kill()
+			core.wait()
+			time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
+			core = start(coreCfg)
+		}
+	}
+	// Wait for the core to hold as many records as lines were written (a
+	// guard in startAgent bounds the wait), then stop both cleanly.
+	for {
+		info, err := spool.Inspect(coreData)
+		if err == nil && len(info.Partitions) > 0 {
+			var n uint64
+			for _, p := range info.Partitions {
+				n += p.Next - p.Oldest
+			}
+			if n >= uint64(written) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	edge.signal(syscall.SIGTERM)
+	core.signal(syscall.SIGTERM)
+	if c := edge.wait(); c != 0 {
+		t.Errorf("edge exit %d", c)
+	}
+	if c := core.wait(); c != 0 {
+		t.Errorf("core exit %d", c)
+	}
+
+	seen := make([]int, written)
+	info, err := spool.Inspect(coreData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range info.Partitions {
+		err := spool.Scan(coreData, p.Key, 0, func(b batch.Batch) error {
+			it := b.Records()
+			var rec batch.Record
+			for it.Next(&rec) {
+				f := strings.Fields(string(rec.Body))
+				n, err := strconv.Atoi(f[1])
+				if len(f) != 3 || err != nil || n >= written {
+					return fmt.Errorf("record %q is no line of the file", rec.Body)
+				}
+				seen[n]++
+			}
+			return it.Err()
+		}, func(p spool.Problem) { t.Errorf("core spool: %s", p) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var missing, dups int
+	for i, c := range seen {
+		switch {
+		case c == 0:
+			if missing++; missing < 5 {
+				t.Errorf("line %d never reached the core", i)
+			}
+		case c > 1:
+			if dups++; dups < 5 {
+				t.Errorf("line %d is in the core %d times", i, c)
+			}
+		}
+	}
+	t.Logf("%d lines, %d kill rounds: %d missing, %d duplicated", written, rounds, missing, dups)
+}
+
+func freeTestPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
