@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -179,4 +180,80 @@ func freeTestPort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestSIGTERMUnderLoadThenRestart: an agent tailing a large file into its
+// stdout output is stopped with SIGTERM in the middle and started again;
+// together the two runs print every line of the file exactly once, in order.
+func TestSIGTERMUnderLoadThenRestart(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "app.log")
+	const n = 300_000
+	// The file grows while the first run is stopped: a writer appends it in
+	// chunks, so that the stop lands in the middle.
+	f, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		defer f.Close()
+		var b []byte
+		for i := 0; i < n; i++ {
+			b = fmt.Appendf(b, "line %07d\n", i)
+			if (i+1)%5000 == 0 {
+				f.Write(b)
+				b = b[:0]
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		f.Write(b)
+	}()
+	cfg := filepath.Join(dir, "capstan.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  app: {type: file, include: [%q], start_at: beginning}
+outputs:
+  console: {type: stdout}
+`, filepath.Join(dir, "data"), logFile)), 0o644)
+
+	var got []string
+	for run := 0; len(got) < n; run++ {
+		if run == 3 {
+			t.Fatalf("after 3 runs only %d of %d lines printed", len(got), n)
+		}
+		p := startAgent(t, dir, env(), "-c", cfg)
+		out := bufio.NewReader(p.stdout)
+		if run == 0 {
+			// Stop it once some lines are out: the rest is still being read.
+			got = append(got, readLines(t, out, 1000)...)
+			p.signal(syscall.SIGTERM)
+		}
+		for {
+			l, err := out.ReadString('\n')
+			if err != nil {
+				break
+			}
+			got = append(got, strings.TrimSuffix(l, "\n"))
+			if run > 0 && len(got) == n {
+				p.signal(syscall.SIGTERM)
+			}
+		}
+		if code := p.wait(); code != 0 {
+			t.Fatalf("run %d: exit %d:\n%s", run, code, p.allLogs())
+		}
+		t.Logf("run %d: %d lines so far", run, len(got))
+		<-writerDone
+	}
+	if len(got) != n {
+		t.Fatalf("%d lines printed for %d in the file", len(got), n)
+	}
+	for i, l := range got {
+		if l != fmt.Sprintf("line %07d", i) {
+			t.Fatalf("line %d printed as %q", i, l)
+		}
+	}
 }
