@@ -353,6 +353,7 @@ func TestMetricsScrape(t *testing.T) {
 		`capstan_spool_appended_records_total{partition="0",stream="default"} 100`,
 		`capstan_output_records_out_total{output="out",type="stdout"} 100`,
 		`capstan_output_lag_records{output="out",partition="0",stream="default"} 0`,
+		`capstan_output_lag_bytes{output="out",partition="0",stream="default"} 0`,
 		`capstan_component_up{kind="input",name="a",type="tcp"} 1`,
 		`capstan_ready 1`,
 		`go_goroutines`,

@@ -38,6 +38,7 @@ var (
 	descSpoolDropRecs   = prometheus.NewDesc("capstan_spool_dropped_records_total", "Unshipped records deleted by when_full: drop_oldest.", partLabels, nil)
 	descRecoveryCut     = prometheus.NewDesc("capstan_spool_recovery_cut_bytes", "Bytes cut from a torn tail when the partition was opened.", partLabels, nil)
 	descOutputLag       = prometheus.NewDesc("capstan_output_lag_records", "Records of a partition past the output's committed checkpoint.", []string{"output", "stream", "partition"}, nil)
+	descOutputLagBytes  = prometheus.NewDesc("capstan_output_lag_bytes", "Spool bytes of a partition past the output's committed checkpoint.", []string{"output", "stream", "partition"}, nil)
 	descComponentUp     = prometheus.NewDesc("capstan_component_up", "1 while an input or output is running, 0 while it is down or not available in this build.", []string{"kind", "name", "type"}, nil)
 	descComponentRestar = prometheus.NewDesc("capstan_component_restarts_total", "Times an input or output failed and was restarted.", []string{"kind", "name", "type"}, nil)
 	descReady           = prometheus.NewDesc("capstan_ready", "1 when the agent is ready (as /readyz).", nil, nil)
@@ -106,11 +107,12 @@ func (c *collector) outputLag(ch chan<- prometheus.Metric, sp *spool.Spool, u *u
 			if !ok {
 				cp = p.OldestOffset()
 			}
-			lag := 0.0
+			lag, lagBytes := 0.0, 0.0
 			if next > cp {
-				lag = float64(next - cp)
+				lag, lagBytes = float64(next-cp), float64(p.BytesFrom(cp))
 			}
 			ch <- prometheus.MustNewConstMetric(descOutputLag, prometheus.GaugeValue, lag, u.name, st.Name(), strconv.Itoa(p.ID()))
+			ch <- prometheus.MustNewConstMetric(descOutputLagBytes, prometheus.GaugeValue, lagBytes, u.name, st.Name(), strconv.Itoa(p.ID()))
 		}
 	}
 }

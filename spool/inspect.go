@@ -352,18 +352,8 @@ func (pi PartitionInfo) BytesFrom(off uint64) int64 {
 			}
 			b, _ := os.ReadFile(s.indexPath())
 			s.idx = s.agreeing(decodeIndex(b, s.size.Load()))
-			pos, next := s.lookup(off)
-			var hdr [batch.HeaderSize]byte
-			for pos < si.Bytes {
-				h, err := s.readHeader(pos, &hdr)
-				if err != nil || h.BaseOffset != next || h.NextOffset() > off {
-					break
-				}
-				pos += h.Size()
-				next = h.NextOffset()
-			}
+			n += si.Bytes - s.position(off, si.Bytes)
 			s.f.Close()
-			n += si.Bytes - pos
 		}
 	}
 	return n

@@ -230,3 +230,40 @@ func (r *Reader) corrupt(cause error) error {
 	e.Resume = next
 	return e
 }
+
+// BytesFrom is how many bytes of the partition hold offsets at or after off:
+// the backlog of a consumer whose next offset is off. It costs an index
+// lookup and a short header walk in one segment.
+func (p *Partition) BytesFrom(off uint64) int64 {
+	segs := p.segments()
+	var n int64
+	for i, s := range segs {
+		size := s.size.Load()
+		switch {
+		case off <= s.base:
+			n += size
+		case i == len(segs)-1 || off < segs[i+1].base:
+			if s.loadIndex(p.opts.IndexInterval) != nil {
+				continue
+			}
+			n += size - s.position(off, size)
+		}
+	}
+	return n
+}
+
+// position is the byte position of the batch that holds off, found from the
+// loaded index by walking headers; at a damaged header it stops there.
+func (s *segment) position(off uint64, size int64) int64 {
+	pos, next := s.lookup(off)
+	var hdr [batch.HeaderSize]byte
+	for pos < size {
+		h, err := s.readHeader(pos, &hdr)
+		if err != nil || h.BaseOffset != next || h.NextOffset() > off {
+			break
+		}
+		pos += h.Size()
+		next = h.NextOffset()
+	}
+	return pos
+}

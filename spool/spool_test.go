@@ -296,3 +296,29 @@ func TestStreamOptionsValidation(t *testing.T) {
 		t.Error("path in stream name accepted")
 	}
 }
+
+func TestBytesFrom(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{SegmentBytes: 4096, IndexInterval: 512})
+	p := mustStream(t, s, "logs", StreamOptions{}).Partition(0)
+	var sizes []int64 // bytes of batch i, each of 3 records
+	for i := 0; i < 200; i++ {
+		b := mkBatch(0, uint64(i), 3, "lag")
+		sizes = append(sizes, int64(len(b)))
+		mustAppend(t, p, b)
+	}
+	if p.Stats().Segments < 3 {
+		t.Fatal("want several segments")
+	}
+	total := p.Stats().Bytes
+	for _, off := range []uint64{0, 1, 3, 50, 91, 299, 300, 451, 599, 600, 900} {
+		var want int64
+		for i, sz := range sizes {
+			if uint64(i*3+3) > off { // the batch holds offsets at or after off
+				want += sz
+			}
+		}
+		if got := p.BytesFrom(off); got != want {
+			t.Errorf("BytesFrom(%d) = %d, want %d (of %d)", off, got, want, total)
+		}
+	}
+}
