@@ -20,8 +20,9 @@ type fileID struct {
 }
 
 type fileStat struct {
-	id   fileID
-	size int64
+	id    fileID
+	size  int64
+	mtime int64
 }
 
 func fromStatx(st *unix.Statx_t) fileStat {
@@ -29,10 +30,10 @@ func fromStatx(st *unix.Statx_t) fileStat {
 	if st.Mask&unix.STATX_BTIME != 0 {
 		id.Birth = st.Btime.Sec*1_000_000_000 + int64(st.Btime.Nsec)
 	}
-	return fileStat{id: id, size: int64(st.Size)}
+	return fileStat{id: id, size: int64(st.Size), mtime: st.Mtime.Sec*1_000_000_000 + int64(st.Mtime.Nsec)}
 }
 
-const statxMask = unix.STATX_INO | unix.STATX_SIZE | unix.STATX_TYPE | unix.STATX_BTIME
+const statxMask = unix.STATX_INO | unix.STATX_SIZE | unix.STATX_TYPE | unix.STATX_BTIME | unix.STATX_MTIME
 
 // statPath stats the file a path leads to (symlinks followed).
 func statPath(path string) (fileStat, error) {

@@ -51,16 +51,27 @@ func (in *Input) readOnce(t *tracked) bool {
 		return false
 	}
 	if n == 0 {
-		if st, err := statFile(t.f); err == nil && st.size < t.readOff && !t.copying {
+		st, err := statFile(t.f)
+		if err != nil {
+			return false
+		}
+		if st.size < t.readOff && !t.copying {
 			in.truncated(t)
 			return true
+		}
+		if st.mtime != t.mtime { // written, yet no bytes past ours: rewritten?
+			t.mtime = st.mtime
+			if !in.extendFingerprint(t, 0) {
+				in.truncated(t)
+				return true
+			}
 		}
 		return false
 	}
 	// Checked after the read: if the file was truncated and written again
 	// past our offset, what we just read belongs to the new generation and
 	// is dropped; the copy of the old one, if any, continues from offset.
-	if !in.extendFingerprint(t) {
+	if !in.extendFingerprint(t, t.readOff+int64(n)) {
 		in.truncated(t)
 		return true
 	}

@@ -100,11 +100,12 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 		in.byPath[p] = t
 		in.byPath[t.resolved] = t
 	}
-	if st.size != t.size {
-		t.size = st.size
-		if t.classified && in.ensureOpen(t) {
-			in.checkContent(t, st.size)
-		}
+	// Truncated and written back to the same size is possible: the content
+	// of open files is checked at every scan, closed ones when they changed.
+	changed := st.size != t.size || st.mtime != t.mtime
+	t.size, t.mtime = st.size, st.mtime
+	if t.classified && (t.f != nil || changed) && in.ensureOpen(t) {
+		in.checkContent(t, st.size)
 	}
 	if st.size != t.readOff {
 		t.ready = true
@@ -297,20 +298,24 @@ func (in *Input) start(t *tracked) {
 // replacement (its first bytes changed: copytruncate followed by writes
 // past the old offset, or a reused inode), and extends a short fingerprint.
 func (in *Input) checkContent(t *tracked, size int64) {
-	if (size < t.readOff && !t.copying) || !in.extendFingerprint(t) {
+	if (size < t.readOff && !t.copying) || !in.extendFingerprint(t, 0) {
 		in.truncated(t)
 	}
 }
 
 // extendFingerprint checks that t still begins with what its fingerprint
 // was taken of and, while it is short, takes it over more bytes. It reports
-// false when the content was replaced. The check comes first so that a
-// fingerprint never mixes two generations of a file.
-func (in *Input) extendFingerprint(t *tracked) bool {
+// false when the content was replaced, or when the file is now shorter than
+// atLeast bytes (the end of what a read just returned: truncated since). The
+// check comes first so that a fingerprint never mixes two generations.
+func (in *Input) extendFingerprint(t *tracked, atLeast int64) bool {
 	b, err := readPrefix(t.f, in.fpBuf, in.cfg.FingerprintBytes)
 	if err != nil {
 		in.fail("read", t, err)
 		return true
+	}
+	if int64(len(b)) < min(atLeast, int64(in.cfg.FingerprintBytes)) {
+		return false // shorter than what was just read: truncated meanwhile
 	}
 	if t.fp.N > 0 && (len(b) < t.fp.N || sum64(b[:t.fp.N]) != t.fp.Sum) {
 		return false

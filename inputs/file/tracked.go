@@ -24,6 +24,7 @@ type tracked struct {
 	offset    int64 // committed: every line before it is in the spool
 	readOff   int64 // the next byte to read
 	size      int64 // last size seen
+	mtime     int64 // last modification time seen
 	spoolNext uint64
 
 	f          *os.File
