@@ -67,7 +67,7 @@ func Load(opts Options) (*Config, error) {
 
 	k := koanf.New(".")
 	if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
-		return nil, Errors{{Msg: fmt.Sprintf("parse %s: %s", displayName(opts.Path), oneLine(err))}}
+		return nil, Errors{{Msg: fmt.Sprintf("parse %s: %s", displayName(opts), oneLine(err))}}
 	}
 	origin := map[string]string{}
 	envProvider := env.Provider(".", env.Opt{
@@ -236,11 +236,14 @@ func validEnvName(s string) bool {
 	return true
 }
 
-func displayName(path string) string {
-	if path == "" {
-		return "embedded default config"
+func displayName(opts Options) string {
+	switch {
+	case opts.Path != "":
+		return opts.Path
+	case opts.YAML != nil:
+		return "config"
 	}
-	return path
+	return "embedded default config"
 }
 
 // oneLine folds a parser's multi-line message into one line.
