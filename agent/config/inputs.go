@@ -1,6 +1,9 @@
 package config
 
-import "sort"
+import (
+	"maps"
+	"slices"
+)
 
 // Input is one entry of inputs: the keys every input has, and the keys of its
 // type in exactly one of the typed fields (the one Type names).
@@ -183,11 +186,4 @@ type ServerTLS struct {
 
 func (t *ServerTLS) defaults() { t.MinVersion = "1.2" }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

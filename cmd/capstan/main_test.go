@@ -269,6 +269,22 @@ func (p *agentProc) wait() int {
 	return ws.ExitStatus()
 }
 
+// waitReady waits for /readyz to answer 200: inputs bind their sockets as
+// they start, after "agent started".
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		code, body := get(t, "http://"+addr+"/readyz")
+		if code == 200 {
+			return
+		}
+		if i == 300 {
+			t.Fatalf("/readyz still %d after 30s:\n%s", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -302,9 +318,7 @@ func TestRunDefault(t *testing.T) {
 			t.Errorf("input %s: neither started nor reported unavailable:\n%s", name, logs)
 		}
 	}
-	if code, body := get(t, "http://"+addr+"/readyz"); code != 200 {
-		t.Errorf("/readyz %d:\n%s", code, body)
-	}
+	waitReady(t, addr)
 	if _, err := os.Stat(filepath.Join(state, "capstan", "LOCK")); err != nil {
 		t.Errorf("spool not under $XDG_STATE_HOME/capstan: %v", err)
 	}
@@ -388,6 +402,7 @@ func TestRunDeliversOnceAcrossRestarts(t *testing.T) {
 		}
 	}
 	addr := p.httpAddr()
+	waitReady(t, addr)
 	_, metrics := get(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
 		`capstan_output_records_out_total{output="console",type="stdout"} 1000`,
@@ -441,6 +456,7 @@ func TestSIGHUP(t *testing.T) {
 	go io.Copy(io.Discard, p.stdout)
 	addr := p.httpAddr()
 	p.waitLog("agent started")
+	waitReady(t, addr)
 
 	os.WriteFile(cfgPath, []byte("log: {level: loud}\nspool: {fsync: sometimes}\n"), 0o644)
 	p.signal(syscall.SIGHUP)

@@ -5,10 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -162,7 +163,7 @@ func reload(a *agent.Agent, load func() (*config.Config, error), log *zap.Logger
 func summary(cfg *config.Config, reg *agent.Registry) []string {
 	ins, outs := reg.Available()
 	note := func(avail []string, typ string) string {
-		if sort.SearchStrings(avail, typ) < len(avail) && avail[sort.SearchStrings(avail, typ)] == typ {
+		if slices.Contains(avail, typ) {
 			return ""
 		}
 		return "  [not available in this build]"
@@ -233,11 +234,4 @@ func inputWhat(in *config.Input) string {
 	return ""
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
