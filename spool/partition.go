@@ -220,13 +220,15 @@ func (p *Partition) segments() []*segment {
 }
 
 // roll seals the active segment and starts a new one at the next offset. The
-// sealed segment is fsynced in the background, off the append path.
+// sealed segment is fsynced in the background, off the append path, and only
+// then is the new segment's producer snapshot written: a snapshot must never
+// be durable before the batches it vouches for (a power loss would otherwise
+// leave dedup remembering sequences whose data is gone, and drop their
+// re-sends).
 func (p *Partition) roll() (*segment, error) {
 	old := p.active()
 	base := old.next.Load()
-	if err := p.producer.writeSnapshot(segmentName(p.dir, base, producerSuffix), base, p.OldestOffset()); err != nil {
-		p.log.Warn("producer snapshot failed", zap.String("partition", p.dir), zap.Error(err))
-	}
+	snap := sealedSnapshot{path: segmentName(p.dir, base, producerSuffix), data: p.producer.snapshot(base, p.OldestOffset())}
 	s, err := createSegment(p.dir, base)
 	if err != nil {
 		return nil, err
@@ -239,7 +241,7 @@ func (p *Partition) roll() (*segment, error) {
 	p.segMu.Lock()
 	p.segs = append(p.segs[:len(p.segs):len(p.segs)], s)
 	p.segMu.Unlock()
-	p.stream.spool.sealed(old, idxFile)
+	p.stream.spool.sealed(sealedSegment{old, idxFile, snap, p.log})
 	return s, nil
 }
 

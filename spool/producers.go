@@ -52,9 +52,10 @@ var snapshotMagic = [4]byte{'C', 'P', 'S', '1'}
 
 const snapshotEntrySize = 24
 
-// writeSnapshot stores the table as of offset base, forgetting producers whose
+// snapshot encodes the table as of offset base, forgetting producers whose
 // batches all lie before oldest (they left the spool with their segments).
-func (t *producerTable) writeSnapshot(path string, base, oldest uint64) error {
+// The caller holds the partition's lock; the bytes are written later.
+func (t *producerTable) snapshot(base, oldest uint64) []byte {
 	b := make([]byte, 0, 20+len(t.m)*snapshotEntrySize)
 	b = append(b, snapshotMagic[:]...)
 	b = binary.LittleEndian.AppendUint64(b, base)
@@ -71,8 +72,7 @@ func (t *producerTable) writeSnapshot(path string, base, oldest uint64) error {
 		n++
 	}
 	binary.LittleEndian.PutUint32(b[12:], n)
-	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	return writeFileAtomic(path, b)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
 var errBadSnapshot = errors.New("bad producer snapshot")

@@ -93,8 +93,7 @@ func openSegment(dir string, base uint64, active bool) (*segment, error) {
 	return s, nil
 }
 
-// removeOrphans deletes index and snapshot files whose segment is gone, except
-// the snapshot for the next segment, which a roll writes first.
+// removeOrphans deletes index and snapshot files whose segment is gone.
 func (p *Partition) removeOrphans(entries []os.DirEntry) {
 	have := make(map[uint64]bool, len(p.segs))
 	for _, s := range p.segs {
@@ -242,7 +241,13 @@ func (p *Partition) loadProducers(end int64) error {
 			p.producer.m = m
 			break
 		}
-		if i > 0 || !errors.Is(err, os.ErrNotExist) || p.segs[0].base != 0 {
+		switch {
+		case i == len(p.segs)-1 && i > 0 && errors.Is(err, os.ErrNotExist):
+			// Written once the segment before is durable: a crash soon after
+			// a roll leaves it out.
+			p.log.Info("producer snapshot of the active segment not written yet; rebuilding from the segment before",
+				zap.String("segment", p.segs[i].path))
+		case i > 0 || !errors.Is(err, os.ErrNotExist) || p.segs[0].base != 0:
 			p.log.Warn("producer snapshot unusable; rebuilding from older segments",
 				zap.String("segment", p.segs[i].path), zap.Error(err))
 		}

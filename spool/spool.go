@@ -41,8 +41,17 @@ type Spool struct {
 }
 
 type sealedSegment struct {
-	seg *segment
-	idx *os.File
+	seg  *segment
+	idx  *os.File
+	snap sealedSnapshot // of the segment that follows it
+	log  *zap.Logger
+}
+
+// sealedSnapshot is a producer snapshot waiting for its segment's data to be
+// durable.
+type sealedSnapshot struct {
+	path string
+	data []byte
 }
 
 // Open opens (or creates) the data dir, locks it, and starts the background
@@ -207,9 +216,9 @@ func (s *Spool) Close() error {
 }
 
 // sealed queues a rolled segment for its one fsync, off the append path.
-func (s *Spool) sealed(seg *segment, idx *os.File) {
+func (s *Spool) sealed(t sealedSegment) {
 	s.sealMu.Lock()
-	s.toSeal = append(s.toSeal, sealedSegment{seg, idx})
+	s.toSeal = append(s.toSeal, t)
 	s.sealMu.Unlock()
 	select {
 	case s.sealSig <- struct{}{}:
@@ -223,20 +232,25 @@ func (s *Spool) syncSealed() {
 	s.toSeal = nil
 	s.sealMu.Unlock()
 	for _, t := range todo {
-		if s.opts.Fsync == FsyncNever {
-			// "never" means the kernel writes back when it likes, sealed
-			// segments included.
+		if s.opts.Fsync != FsyncNever { // "never": the kernel writes back when it likes
 			if t.idx != nil {
-				t.idx.Close()
+				_ = t.idx.Sync()
 			}
-			continue
+			if err := fdatasync(t.seg.f); err != nil && !t.seg.deleted.Load() {
+				// Without the snapshot the next open rebuilds the producer
+				// table from the log itself.
+				t.log.Warn("fsync of rolled segment failed; its producer snapshot is not written",
+					zap.String("segment", t.seg.path), zap.Error(err))
+				t.snap.data = nil
+			}
 		}
 		if t.idx != nil {
-			_ = t.idx.Sync()
 			t.idx.Close()
 		}
-		if err := fdatasync(t.seg.f); err != nil && !t.seg.deleted.Load() {
-			s.log.Warn("fsync of rolled segment failed", zap.String("segment", t.seg.path), zap.Error(err))
+		if t.snap.data != nil {
+			if err := writeFileAtomic(t.snap.path, t.snap.data); err != nil {
+				t.log.Warn("producer snapshot failed", zap.String("path", t.snap.path), zap.Error(err))
+			}
 		}
 	}
 }

@@ -322,3 +322,35 @@ func TestBytesFrom(t *testing.T) {
 		}
 	}
 }
+
+// A crash soon after a roll leaves the new segment without its producer
+// snapshot (it is written once the segment before is durable): the next open
+// rebuilds the table from the segment before, and dedup still holds.
+func TestMissingSnapshotOfActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 4096}
+	s := openTest(t, dir, opts)
+	p := mustStream(t, s, "logs", StreamOptions{}).Partition(0)
+	seqs := map[uint64]uint64{}
+	for i := 0; p.Stats().Segments < 4; i++ {
+		prod := uint64(1 + i%3)
+		seqs[prod]++
+		mustAppend(t, p, mkBatch(prod, seqs[prod], 2, "snap"))
+	}
+	active := p.active()
+	s.Close()
+	snap := segmentName(filepath.Dir(active.path), active.base, producerSuffix)
+	if err := os.Remove(snap); err != nil {
+		t.Fatalf("the active segment's snapshot was not written at close: %v", err)
+	}
+	s2 := openTest(t, dir, opts)
+	p2 := mustStream(t, s2, "logs", StreamOptions{}).Partition(0)
+	for prod, seq := range seqs {
+		if got, ok := p2.Sequence(prod); !ok || got != seq {
+			t.Errorf("producer %d: sequence %d %v after reopen, want %d", prod, got, ok, seq)
+		}
+		if res := mustAppend(t, p2, mkBatch(prod, seq, 2, "again")); res.Duplicates != 1 {
+			t.Errorf("producer %d: a re-sent batch was stored again", prod)
+		}
+	}
+}
