@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 	"go.uber.org/zap"
@@ -191,7 +192,7 @@ func (o *Output) encode(out, b []byte, from uint64, key spool.Key) []byte {
 				continue // the range began inside this batch
 			}
 			if o.cfg.Encoding == "ndjson" {
-				out = appendNDJSON(out, &bt, &rec)
+				out = lines.AppendNDJSON(out, bt.SourceAttrs(), &rec)
 			} else {
 				out = append(append(out, rec.Body...), '\n')
 			}

@@ -50,9 +50,9 @@ func TestEncode(t *testing.T) {
 		{"raw", Raw, 0, "hello\nquote\" back\\ nl\n tab\t \x01\nbad\xffutf8 é\nlast\n"},
 		{"raw from inside a batch", Raw, 12, "bad\xffutf8 é\nlast\n"},
 		{"raw past first batch", Raw, 13, "last\n"},
-		{"ndjson", NDJSON, 0, `{"ts":"2023-11-14T22:13:20.123456789Z","body":"hello","attrs":{"host":"h1"}}
-{"ts":"2023-11-14T22:13:20.12345679Z","body":"quote\" back\\ nl\n tab\t \u0001","attrs":{"host":"h1","level":"warn"}}
-{"ts":"2023-11-14T22:13:20.123456791Z","body":"bad\ufffdutf8 é","attrs":{"host":"h1"}}
+		{"ndjson", NDJSON, 0, `{"ts":"2023-11-14T22:13:20.123456789Z","attrs":{"host":"h1"},"body":"hello"}
+{"ts":"2023-11-14T22:13:20.12345679Z","attrs":{"host":"h1","level":"warn"},"body":"quote\" back\\ nl\n tab\t \u0001"}
+{"ts":"2023-11-14T22:13:20.123456791Z","attrs":{"host":"h1"},"body":"bad\ufffdutf8 é"}
 {"ts":"2023-11-14T22:13:20.123456789Z","body":"last"}
 `},
 	} {

@@ -1,4 +1,4 @@
-package stdout
+package lines
 
 import (
 	"encoding/binary"
@@ -9,14 +9,16 @@ import (
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
-// appendNDJSON appends {"ts":"…","attrs":{…},"body":"…"} and a newline:
-// source attributes first, then the record's own, which win on a clash
-// only in the reader's eyes (both are written).
-func appendNDJSON(out []byte, bt *batch.Batch, rec *batch.Record) []byte {
+// AppendNDJSON appends a record as one NDJSON line,
+// {"ts":"<RFC 3339>","attrs":{…},"body":"…"} and a newline: the batch's
+// source attributes src first, then the record's own, which win on a clash
+// only in the reader's eyes (both are written). It does not allocate beyond
+// growing out. The stdout, file and tcp outputs all write this.
+func AppendNDJSON(out []byte, src batch.AttrIter, rec *batch.Record) []byte {
 	out = append(out, `{"ts":"`...)
 	out = time.Unix(0, rec.Timestamp).UTC().AppendFormat(out, time.RFC3339Nano)
 	out = append(out, '"')
-	src, own := bt.SourceAttrs(), rec.Attrs()
+	own := rec.Attrs()
 	if src.Len()+own.Len() > 0 {
 		out = append(out, `,"attrs":{`...)
 		first := true
