@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,16 +198,7 @@ func (s *segment) walkEnd(idx []indexEntry) uint64 {
 	if len(idx) > 0 {
 		pos, next = int64(idx[len(idx)-1].pos), s.base+uint64(idx[len(idx)-1].rel)
 	}
-	var hdr [batch.HeaderSize]byte
-	size := s.size.Load()
-	for pos < size {
-		h, err := s.readHeader(pos, &hdr)
-		if err != nil || h.BaseOffset != next || pos+h.Size() > size {
-			break
-		}
-		pos += h.Size()
-		next = h.NextOffset()
-	}
+	_, next = s.walk(pos, next, math.MaxUint64, s.size.Load())
 	return next
 }
 

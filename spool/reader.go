@@ -256,14 +256,23 @@ func (p *Partition) BytesFrom(off uint64) int64 {
 // loaded index by walking headers; at a damaged header it stops there.
 func (s *segment) position(off uint64, size int64) int64 {
 	pos, next := s.lookup(off)
+	pos, _ = s.walk(pos, next, off, size)
+	return pos
+}
+
+// walk follows batch headers from pos, where a batch starting at offset next
+// lies, for as long as each header continues where the one before ended and
+// its batch ends at or before stop. It returns where it stopped: the position
+// and offset of the first batch it did not pass.
+func (s *segment) walk(pos int64, next, stop uint64, size int64) (int64, uint64) {
 	var hdr [batch.HeaderSize]byte
 	for pos < size {
 		h, err := s.readHeader(pos, &hdr)
-		if err != nil || h.BaseOffset != next || h.NextOffset() > off {
+		if err != nil || h.BaseOffset != next || pos+h.Size() > size || h.NextOffset() > stop {
 			break
 		}
 		pos += h.Size()
 		next = h.NextOffset()
 	}
-	return pos
+	return pos, next
 }
