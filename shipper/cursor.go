@@ -14,11 +14,12 @@ import (
 // where the output's peer last acknowledged. Next and Rewind belong to the one
 // goroutine that sends the partition; Ack may come from any goroutine.
 type Cursor struct {
-	key   spool.Key
-	part  *spool.Partition
-	r     *spool.Reader
-	acked atomic.Uint64 // next offset the peer has not acknowledged
-	log   *zap.Logger
+	key    spool.Key
+	part   *spool.Partition
+	r      *spool.Reader
+	acked  atomic.Uint64 // next offset the peer has not acknowledged
+	log    *zap.Logger
+	notify func() // called when acked moves (Group.Drain waits on it)
 }
 
 func newCursor(key spool.Key, p *spool.Partition, from uint64, log *zap.Logger) *Cursor {
@@ -70,7 +71,13 @@ func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) 
 func (c *Cursor) Ack(next uint64) {
 	for {
 		cur := c.acked.Load()
-		if next <= cur || c.acked.CompareAndSwap(cur, next) {
+		if next <= cur {
+			return
+		}
+		if c.acked.CompareAndSwap(cur, next) {
+			if c.notify != nil {
+				c.notify()
+			}
 			return
 		}
 	}

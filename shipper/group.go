@@ -50,6 +50,9 @@ type Group struct {
 
 	mu        sync.Mutex // serialises commits
 	committed map[spool.Key]uint64
+
+	progressMu sync.Mutex
+	progress   chan struct{} // closed and replaced when a cursor's ack moves
 }
 
 // NewGroup registers the output with the checkpoint store and opens a cursor
@@ -71,7 +74,7 @@ func NewGroup(name string, cps Checkpointer, streams []*spool.Stream, start Star
 	} else if err != nil {
 		return nil, fmt.Errorf("register output %s: %w", name, err)
 	}
-	g := &Group{name: name, cps: cps, log: log, committed: map[spool.Key]uint64{}}
+	g := &Group{name: name, cps: cps, log: log, committed: map[spool.Key]uint64{}, progress: make(chan struct{})}
 	initial := map[spool.Key]uint64{}
 	for _, st := range streams {
 		for _, p := range st.Partitions() {
@@ -85,7 +88,9 @@ func NewGroup(name string, cps Checkpointer, streams []*spool.Stream, start Star
 				initial[key] = from
 			}
 			g.committed[key] = from
-			g.cursors = append(g.cursors, newCursor(key, p, from, log))
+			c := newCursor(key, p, from, log)
+			c.notify = g.notify
+			g.cursors = append(g.cursors, c)
 		}
 	}
 	if len(initial) > 0 {

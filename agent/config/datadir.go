@@ -36,7 +36,7 @@ func CheckDataDir(dir string) error {
 			parent = next
 		}
 	case err != nil:
-		return fmt.Errorf("cannot use %s: %v", dir, unwrapPathError(err))
+		return fmt.Errorf("cannot use %s: %v", dir, pathErr(err))
 	case !st.IsDir():
 		return fmt.Errorf("%s is not a directory", dir)
 	}
@@ -49,7 +49,7 @@ func CheckDataDir(dir string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("cannot open %s: %v", lock, unwrapPathError(err))
+		return fmt.Errorf("cannot open %s: %v", lock, pathErr(err))
 	}
 	defer f.Close()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
@@ -60,4 +60,11 @@ func CheckDataDir(dir string) error {
 		return fmt.Errorf("cannot lock %s: %v", lock, err)
 	}
 	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
+}
+
+func pathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
 }

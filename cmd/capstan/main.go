@@ -3,6 +3,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/capstan-agent/capstan/component"
 	"io"
 	"os"
 )
@@ -71,7 +72,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return runValidate(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "capstan %s (commit %s, built %s)\n", version, commit, date)
-		ins, outs := registry(io.Discard).Available()
+		reg := registry(io.Discard)
+		ins, outs := reg.Types(component.KindInput), reg.Types(component.KindOutput)
 		fmt.Fprintf(stdout, "inputs: %s\noutputs: %s\n", list(ins), list(outs))
 		return exitOK
 	case "-h", "--help", "help":

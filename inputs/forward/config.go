@@ -33,6 +33,9 @@ type Config struct {
 	Heartbeat time.Duration `koanf:"heartbeat"`
 	// MaxConnections bounds concurrent clients; more are refused. Default 1024.
 	MaxConnections int `koanf:"max_connections"`
+
+	// tlsConfig, when set, is used instead of loading TLS.
+	tlsConfig *tls.Config
 }
 
 // TLSConfig names PEM files.

@@ -67,7 +67,7 @@ func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 		log = zap.NewNop()
 	}
 	cfg = cfg.withDefaults()
-	in := &Input{cfg: cfg, log: log.With(zap.String("input", cfg.Name)), conns: make(map[net.Conn]struct{})}
+	in := &Input{cfg: cfg, log: log, conns: make(map[net.Conn]struct{})}
 	in.format, _ = parseFormat(cfg.Format)
 	in.framing, _ = framing.ParseMode(cfg.Framing)
 	in.loc = time.Local
@@ -83,7 +83,7 @@ func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 		}
 		in.tls, in.certs = t, r
 	}
-	attrs := []batch.Attr{batch.StringAttr("input", cfg.Name)}
+	attrs := append([]batch.Attr{batch.StringAttr("input", cfg.Name)}, cfg.Attributes...)
 	for _, p := range parts {
 		in.batchers = append(in.batchers, newBatcher(p, attrs, cfg.BatchBytes, cfg.Linger, &in.stats, in.log))
 	}

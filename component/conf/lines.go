@@ -1,4 +1,4 @@
-package config
+package conf
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func keyLines(data []byte) map[string]int {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				p := join(path, k.Value)
+				p := Join(path, k.Value)
 				lines[p] = k.Line
 				walk(p, v, depth+1)
 			}
@@ -45,9 +45,9 @@ func keyLines(data []byte) map[string]int {
 	return lines
 }
 
-// lineOf is the line of path, or of its nearest ancestor in the file (a
+// LineOf is the line of path, or of its nearest ancestor in the file (a
 // missing key is reported at the section that lacks it); 0 if none.
-func lineOf(lines map[string]int, path string) int {
+func LineOf(lines map[string]int, path string) int {
 	for path != "" {
 		if l, ok := lines[path]; ok {
 			return l

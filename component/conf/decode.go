@@ -1,53 +1,94 @@
-package config
+package conf
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// The decoder turns the merged key tree into the structs, collecting every
-// problem with its key path instead of stopping at the first.
-type decoder struct {
+// Decoder turns a merged key tree (Tree.Raw) into Config structs, collecting
+// every problem with its key path instead of stopping at the first. Struct
+// fields name their keys with `koanf` tags (`,squash` flattens an embedded
+// struct, `-` skips a field); `enum:"a,b"` lists the values a string key
+// accepts. Pointers to structs stay nil until a key fills them, and are then
+// made with their defaults (SetDefaults).
+type Decoder struct {
 	errs   Errors
 	origin map[string]string // key path -> where a value came from, if not the file
 	lines  map[string]int    // key path -> line in the file
+	hooks  map[reflect.Type]Hook
 }
 
-func (d *decoder) fail(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+// Hook decodes values of one type itself (the agent decodes an input's keys
+// with the Config its type's factory makes). v is settable.
+type Hook func(d *Decoder, path string, raw any, v reflect.Value)
+
+// NewDecoder makes a decoder for a tree; its problems name lines of the file
+// and the variables or flags that set values.
+func NewDecoder(t *Tree) *Decoder {
+	d := &Decoder{hooks: map[reflect.Type]Hook{}}
+	if t != nil {
+		d.origin, d.lines, d.errs = t.Origin, t.Lines, append(Errors(nil), t.errs...)
+	}
+	return d
+}
+
+// Hook makes the decoder call h for every value of type typ.
+func (d *Decoder) Hook(typ reflect.Type, h Hook) { d.hooks[typ] = h }
+
+// Fail records a problem at path, adding the file line or what set the value.
+func (d *Decoder) Fail(path, format string, args ...any) {
+	d.errs = append(d.errs, FieldError{Path: path, Msg: d.where(path, fmt.Sprintf(format, args...))})
+}
+
+func (d *Decoder) where(path, msg string) string {
 	if o, ok := d.origin[path]; ok {
-		msg += " (set by " + o + ")"
-	} else if l := lineOf(d.lines, path); l > 0 {
-		msg += fmt.Sprintf(" (line %d)", l)
+		return msg + " (set by " + o + ")"
 	}
-	d.errs = append(d.errs, FieldError{Path: path, Msg: msg})
+	if l := LineOf(d.lines, path); l > 0 {
+		return msg + fmt.Sprintf(" (line %d)", l)
+	}
+	return msg
 }
 
-func (d *decoder) has(path string) bool {
-	for _, e := range d.errs {
-		if e.Path == path {
-			return true
-		}
+// Merge records the problems of err (a component's Validate) under prefix,
+// each with its file line.
+func (d *Decoder) Merge(prefix string, err error) {
+	var e Errors
+	e.Merge(prefix, err)
+	for _, f := range e {
+		d.errs = append(d.errs, FieldError{Path: f.Path, Msg: d.where(f.Path, f.Msg)})
 	}
-	return false
 }
+
+// Has reports whether a problem of path was recorded.
+func (d *Decoder) Has(path string) bool { return d.errs.Has(path) }
+
+// Errors are the problems recorded so far, sorted by key path.
+func (d *Decoder) Errors() Errors { return append(Errors(nil), d.errs...).Sorted() }
 
 var (
 	sizeType     = reflect.TypeFor[Size]()
 	durationType = reflect.TypeFor[Duration]()
+	timeDuration = reflect.TypeFor[time.Duration]()
 	modeType     = reflect.TypeFor[FileMode]()
 )
 
-type defaulter interface{ defaults() }
+// Defaulter is a Config section that sets its own defaults.
+type Defaulter interface{ SetDefaults() }
 
-func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
+// ApplyDefaults sets the defaults of the struct p points to and of the
+// structs it embeds or holds by value (inner ones first, so an outer
+// SetDefaults may override them); pointers and maps stay empty until a key
+// fills them.
+func ApplyDefaults(p any) { applyDefaults(reflect.ValueOf(p).Elem()) }
 
-// applyDefaults sets the defaults of v and of the structs it embeds or holds
-// by value; pointers and maps stay empty until a key fills them.
 func applyDefaults(v reflect.Value) {
 	if v.Kind() != reflect.Struct {
 		return
@@ -57,8 +98,8 @@ func applyDefaults(v reflect.Value) {
 			applyDefaults(v.Field(i))
 		}
 	}
-	if d, ok := v.Addr().Interface().(defaulter); ok {
-		d.defaults()
+	if d, ok := v.Addr().Interface().(Defaulter); ok {
+		d.SetDefaults()
 	}
 }
 
@@ -88,66 +129,35 @@ func fields(v reflect.Value, into map[string]field) {
 	}
 }
 
-// union is a struct whose keys depend on its type key (inputs, outputs).
-type union interface {
-	kind() string
-	typeKey() string
-	settings(typ string) (any, bool)
-	types() []string
-}
-
-func (in *Input) kind() string    { return "input" }
-func (in *Input) typeKey() string { return in.Type }
-func (in *Input) types() []string { return InputTypes() }
-func (in *Input) settings(typ string) (any, bool) {
-	mk, ok := inputTypes[typ]
-	if !ok {
-		return nil, false
+// Decode decodes the mapping raw at path into the structs targets point to,
+// as one set of keys: a key belongs to the first target that has it, and a
+// key none has is reported with the keys all of them have.
+func (d *Decoder) Decode(path string, raw any, targets ...any) {
+	vs := make([]reflect.Value, len(targets))
+	for i, t := range targets {
+		vs[i] = reflect.ValueOf(t).Elem()
 	}
-	return mk(in), true
+	d.decodeStruct(path, raw, vs...)
 }
 
-func (o *Output) kind() string    { return "output" }
-func (o *Output) typeKey() string { return o.Type }
-func (o *Output) types() []string { return OutputTypes() }
-func (o *Output) settings(typ string) (any, bool) {
-	mk, ok := outputTypes[typ]
-	if !ok {
-		return nil, false
+// Keys lists the keys of the structs targets point to, as Decode sees them.
+func Keys(targets ...any) []string {
+	keys := map[string]field{}
+	for i := len(targets) - 1; i >= 0; i-- {
+		fields(reflect.ValueOf(targets[i]).Elem(), keys)
 	}
-	return mk(o), true
+	return sortedKeys(keys)
 }
 
-func (d *decoder) decodeStruct(path string, raw any, v reflect.Value) {
+func (d *Decoder) decodeStruct(path string, raw any, vs ...reflect.Value) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		d.fail(path, "expected a mapping of keys, got %s", describe(raw))
+		d.Fail(path, "expected a mapping of keys, got %s", describe(raw))
 		return
 	}
 	keys := map[string]field{}
-	fields(v, keys)
-	u, isUnion := v.Addr().Interface().(union)
-	if isUnion {
-		if t, ok := m["type"]; ok {
-			d.decodeValue(join(path, "type"), t, keys["type"])
-		}
-		typ := u.typeKey()
-		switch s, ok := u.settings(typ); {
-		case typ == "":
-			d.fail(join(path, "type"), "missing: every %s needs a type (one of %s)", u.kind(), strings.Join(u.types(), ", "))
-			return // its other keys cannot be checked without a type
-		case !ok:
-			msg := fmt.Sprintf("unknown %s type %q (expected one of %s)", u.kind(), typ, strings.Join(u.types(), ", "))
-			if s := suggest(typ, u.types()); s != "" {
-				msg += fmt.Sprintf("; did you mean %q?", s)
-			}
-			d.fail(join(path, "type"), "%s", msg)
-			return
-		default:
-			sv := reflect.ValueOf(s).Elem()
-			applyDefaults(sv)
-			fields(sv, keys)
-		}
+	for i := len(vs) - 1; i >= 0; i-- {
+		fields(vs[i], keys)
 	}
 	names := make([]string, 0, len(m))
 	for k := range m {
@@ -155,13 +165,10 @@ func (d *decoder) decodeStruct(path string, raw any, v reflect.Value) {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		p := join(path, k)
+		p := Join(path, k)
 		f, ok := keys[k]
-		switch {
-		case k == "type" && isUnion:
-			continue // decoded above
-		case !ok:
-			d.fail(p, "%s", unknownKey(k, keys))
+		if !ok {
+			d.Fail(p, "%s", unknownKey(k, keys))
 			continue
 		}
 		d.decodeValue(p, m[k], f)
@@ -170,31 +177,35 @@ func (d *decoder) decodeStruct(path string, raw any, v reflect.Value) {
 
 func unknownKey(k string, keys map[string]field) string {
 	known := sortedKeys(keys)
-	if s := suggest(k, known); s != "" {
+	if s := Suggest(k, known); s != "" {
 		return fmt.Sprintf("unknown key; did you mean %q?", s)
 	}
 	return fmt.Sprintf("unknown key (expected one of %s)", strings.Join(known, ", "))
 }
 
-func (d *decoder) decodeValue(path string, raw any, f field) {
+func (d *Decoder) decodeValue(path string, raw any, f field) {
 	if raw == nil {
 		return // `key:` with no value keeps the default
 	}
 	v := f.v
+	if h, ok := d.hooks[v.Type()]; ok {
+		h(d, path, raw, v)
+		return
+	}
 	switch v.Type() {
 	case sizeType:
 		s, err := toSize(raw)
 		if err != nil {
-			d.fail(path, "%v", err)
+			d.Fail(path, "%v", err)
 			return
 		}
 		if s < 0 {
-			d.fail(path, "must not be negative")
+			d.Fail(path, "must not be negative")
 			return
 		}
 		v.SetInt(int64(s))
 		return
-	case durationType:
+	case durationType, timeDuration:
 		var dur Duration
 		var err error
 		switch x := raw.(type) {
@@ -211,7 +222,7 @@ func (d *decoder) decodeValue(path string, raw any, f field) {
 			err = fmt.Errorf("must not be negative")
 		}
 		if err != nil {
-			d.fail(path, "%v", err)
+			d.Fail(path, "%v", err)
 			return
 		}
 		v.SetInt(int64(dur))
@@ -232,7 +243,7 @@ func (d *decoder) decodeValue(path string, raw any, f field) {
 			err = fmt.Errorf("expected an octal file mode like \"0660\", got %s", describe(raw))
 		}
 		if err != nil {
-			d.fail(path, "%v", err)
+			d.Fail(path, "%v", err)
 			return
 		}
 		v.SetUint(uint64(m))
@@ -242,18 +253,18 @@ func (d *decoder) decodeValue(path string, raw any, f field) {
 	case reflect.String:
 		s, ok := scalarString(raw)
 		if !ok {
-			d.fail(path, "expected a string, got %s", describe(raw))
+			d.Fail(path, "expected a string, got %s", describe(raw))
 			return
 		}
 		if f.enum != nil && !contains(f.enum, s) {
-			d.fail(path, "%q is not one of %s", s, strings.Join(f.enum, ", "))
+			d.Fail(path, "%q is not one of %s", s, strings.Join(f.enum, ", "))
 			return
 		}
 		v.SetString(s)
 	case reflect.Int:
 		n, ok := intValue(raw)
 		if !ok {
-			d.fail(path, "expected an integer, got %s", describe(raw))
+			d.Fail(path, "expected an integer, got %s", describe(raw))
 			return
 		}
 		v.SetInt(n)
@@ -264,15 +275,19 @@ func (d *decoder) decodeValue(path string, raw any, f field) {
 		case string:
 			b, err := strconv.ParseBool(x)
 			if err != nil {
-				d.fail(path, "expected true or false, got %q", x)
+				d.Fail(path, "expected true or false, got %q", x)
 				return
 			}
 			v.SetBool(b)
 		default:
-			d.fail(path, "expected true or false, got %s", describe(raw))
+			d.Fail(path, "expected true or false, got %s", describe(raw))
 		}
 	case reflect.Slice:
-		d.decodeStrings(path, raw, v)
+		if v.Type().Elem().Kind() == reflect.String {
+			d.decodeStrings(path, raw, v)
+		} else {
+			d.decodeList(path, raw, v)
+		}
 	case reflect.Struct:
 		d.decodeStruct(path, raw, v)
 	case reflect.Pointer:
@@ -288,14 +303,14 @@ func (d *decoder) decodeValue(path string, raw any, f field) {
 	}
 }
 
-func (d *decoder) decodeStrings(path string, raw any, v reflect.Value) {
+func (d *Decoder) decodeStrings(path string, raw any, v reflect.Value) {
 	var out []string
 	switch x := raw.(type) {
 	case []any:
 		for i, e := range x {
 			s, ok := scalarString(e)
 			if !ok {
-				d.fail(fmt.Sprintf("%s[%d]", path, i), "expected a string, got %s", describe(e))
+				d.Fail(fmt.Sprintf("%s[%d]", path, i), "expected a string, got %s", describe(e))
 				continue
 			}
 			out = append(out, s)
@@ -312,16 +327,66 @@ func (d *decoder) decodeStrings(path string, raw any, v reflect.Value) {
 			out = []string{x}
 		}
 	default:
-		d.fail(path, "expected a list of strings, got %s", describe(raw))
+		d.Fail(path, "expected a list of strings, got %s", describe(raw))
 		return
 	}
 	v.Set(reflect.ValueOf(out))
 }
 
-func (d *decoder) decodeMap(path string, raw any, v reflect.Value) {
+// decodeList decodes a list of sections (or of values a hook decodes).
+func (d *Decoder) decodeList(path string, raw any, v reflect.Value) {
+	items, ok := raw.([]any)
+	if !ok {
+		d.Fail(path, "expected a list, got %s", describe(raw))
+		return
+	}
+	et := v.Type().Elem()
+	out := reflect.MakeSlice(v.Type(), len(items), len(items))
+	for i, item := range items {
+		p := Index(path, i)
+		ev := out.Index(i)
+		if h, ok := d.hooks[et]; ok {
+			h(d, p, item, ev)
+			continue
+		}
+		switch et.Kind() {
+		case reflect.Pointer:
+			ev.Set(reflect.New(et.Elem()))
+			applyDefaults(ev.Elem())
+			d.decodeStruct(p, item, ev.Elem())
+		case reflect.Struct:
+			applyDefaults(ev)
+			d.decodeStruct(p, item, ev)
+		default:
+			d.decodeValue(p, item, field{v: ev})
+		}
+	}
+	v.Set(out)
+}
+
+// decodeStringMap decodes a mapping of names to strings (static attributes).
+func (d *Decoder) decodeStringMap(path string, m map[string]any, v reflect.Value) {
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(v.Type()))
+	}
+	for _, k := range sortedKeys(m) {
+		s, ok := scalarString(m[k])
+		if !ok {
+			d.Fail(Join(path, k), "expected a string, got %s", describe(m[k]))
+			continue
+		}
+		v.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(s))
+	}
+}
+
+func (d *Decoder) decodeMap(path string, raw any, v reflect.Value) {
 	m, ok := raw.(map[string]any)
 	if !ok {
-		d.fail(path, "expected a mapping of names, got %s", describe(raw))
+		d.Fail(path, "expected a mapping of names, got %s", describe(raw))
+		return
+	}
+	if v.Type().Elem().Kind() == reflect.String {
+		d.decodeStringMap(path, m, v)
 		return
 	}
 	if v.IsNil() {
@@ -334,9 +399,9 @@ func (d *decoder) decodeMap(path string, raw any, v reflect.Value) {
 	sort.Strings(names)
 	et := v.Type().Elem()
 	for _, name := range names {
-		p := join(path, name)
-		if !validName(name) {
-			d.fail(p, "a name may hold only letters, digits, _ and - (and start with a letter or digit)")
+		p := Join(path, name)
+		if !ValidName(name) {
+			d.Fail(p, "a name may hold only letters, digits, _ and - (and start with a letter or digit)")
 			continue
 		}
 		raw := m[name]
@@ -344,7 +409,10 @@ func (d *decoder) decodeMap(path string, raw any, v reflect.Value) {
 			raw = map[string]any{} // `name:` alone: all defaults, and any required key missing
 		}
 		var ev reflect.Value
-		if et.Kind() == reflect.Pointer {
+		if h, ok := d.hooks[et]; ok {
+			ev = reflect.New(et).Elem()
+			h(d, p, raw, ev)
+		} else if et.Kind() == reflect.Pointer {
 			ev = reflect.New(et.Elem())
 			applyDefaults(ev.Elem())
 			d.decodeStruct(p, raw, ev.Elem())
@@ -431,6 +499,8 @@ func describe(raw any) string {
 		return fmt.Sprintf("%v", x)
 	}
 }
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func contains(list []string, s string) bool {
 	for _, e := range list {
