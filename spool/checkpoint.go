@@ -127,8 +127,13 @@ func (c *Checkpoints) Consumers() ([]string, error) {
 
 // Commit records offsets (the next offset to read, per partition) for a
 // registered consumer, durably, then lets retention free what every consumer
-// has now passed.
+// has now passed. An offset beyond its partition's next offset cannot come
+// from a delivery: the whole commit is refused with a *BeyondEndError and
+// nothing of it is written. So is an offset of a partition that is not open.
 func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
+	if err := c.checkBounds(consumer, offsets); err != nil {
+		return err
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
@@ -157,6 +162,27 @@ func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
 	for _, k := range keys {
 		if p := c.spool.partition(k); p != nil {
 			p.committed()
+		}
+	}
+	return nil
+}
+
+// checkBounds refuses offsets past the end of their partitions. A
+// partition's next offset only grows while the spool is open, so a check
+// passed here still holds when the file is written.
+func (c *Checkpoints) checkBounds(consumer string, offsets map[Key]uint64) error {
+	keys := make([]Key, 0, len(offsets))
+	for k := range offsets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		p := c.spool.partition(k)
+		if p == nil {
+			return fmt.Errorf("commit for consumer %s: partition %s is not open", consumer, k)
+		}
+		if next := p.NextOffset(); offsets[k] > next {
+			return &BeyondEndError{Consumer: consumer, Key: k, Offset: offsets[k], Next: next}
 		}
 	}
 	return nil

@@ -81,6 +81,15 @@ func Inspect(dir string) (*Info, error) {
 		}
 		info.Checkpoints[c] = offs
 	}
+	ends := make(map[Key]uint64, len(info.Partitions))
+	for _, pi := range info.Partitions {
+		ends[pi.Key] = pi.Next
+	}
+	for _, c := range consumers {
+		for _, e := range beyondEnd(c, info.Checkpoints[c], ends) {
+			info.Problems = append(info.Problems, e.Error())
+		}
+	}
 	return info, nil
 }
 
@@ -138,12 +147,7 @@ func listPartitions(dir string) ([]Key, error) {
 			}
 		}
 	}
-	slices.SortFunc(keys, func(a, b Key) int {
-		if c := strings.Compare(a.Stream, b.Stream); c != 0 {
-			return c
-		}
-		return a.Partition - b.Partition
-	})
+	slices.SortFunc(keys, compareKeys)
 	return keys, nil
 }
 
@@ -241,6 +245,7 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 	if err != nil {
 		return vs, err
 	}
+	ends := map[Key]uint64{} // next offset of each readable partition
 	for _, k := range keys {
 		vs.Partitions++
 		pdir := filepath.Join(dir, "spool", k.Stream, strconv.Itoa(k.Partition))
@@ -249,6 +254,7 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 			count(Problem{pdir, -1, err.Error()})
 			continue
 		}
+		ends[k] = 0
 		for i, base := range bases {
 			s, err := openSegment(pdir, base, false)
 			if err != nil {
@@ -258,6 +264,9 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 			vs.Segments++
 			last := i == len(bases)-1
 			next := s.verify(&vs, count, last)
+			if last {
+				ends[k] = next
+			}
 			if !last && next != bases[i+1] && s.size.Load() > 0 {
 				count(Problem{s.path, -1, fmt.Sprintf("ends at offset %d but the next segment starts at %d", next, bases[i+1])})
 			}
@@ -273,11 +282,36 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 	ck := &Checkpoints{dir: filepath.Join(dir, "checkpoints")}
 	consumers, _ := ck.Consumers()
 	for _, c := range consumers {
-		if _, err := ck.Load(c); err != nil {
+		offs, err := ck.Load(c)
+		if err != nil {
 			count(Problem{filepath.Join(ck.dir, c), -1, "checkpoint damaged: the consumer will start again from its configured start"})
+			continue
+		}
+		for _, e := range beyondEnd(c, offs, ends) {
+			count(Problem{filepath.Join(ck.dir, c), -1, e.Error() + " (the consumer resumes at the end)"})
 		}
 	}
 	return vs, nil
+}
+
+// beyondEnd lists the checkpoints of consumer that lie past the end of their
+// partition, in partition order. Partitions not in ends are not judged.
+func beyondEnd(consumer string, offs map[Key]uint64, ends map[Key]uint64) []*BeyondEndError {
+	var out []*BeyondEndError
+	for k, v := range offs {
+		if next, ok := ends[k]; ok && v > next {
+			out = append(out, &BeyondEndError{Consumer: consumer, Key: k, Offset: v, Next: next})
+		}
+	}
+	slices.SortFunc(out, func(a, b *BeyondEndError) int { return compareKeys(a.Key, b.Key) })
+	return out
+}
+
+func compareKeys(a, b Key) int {
+	if c := strings.Compare(a.Stream, b.Stream); c != 0 {
+		return c
+	}
+	return a.Partition - b.Partition
 }
 
 // verify reads the segment from start to end, checking each batch, then its

@@ -23,14 +23,17 @@ type Partition struct {
 	opts   *Options
 	log    *zap.Logger
 
-	mu       sync.Mutex // serialises appends, rolls and deletions
-	segMu    sync.RWMutex
-	segs     []*segment // sorted by base; the last is active
-	idxBuf   []byte
-	dirty    atomic.Bool // unsynced appends in the active segment
-	bytes    atomic.Int64
-	pending  atomic.Int64 // size of an append waiting for space
-	producer producerTable
+	mu      sync.Mutex // serialises appends, rolls and deletions
+	segMu   sync.RWMutex
+	segs    []*segment // sorted by base; the last is active
+	idxBuf  []byte
+	dirty   atomic.Bool // unsynced appends in the active segment
+	bytes   atomic.Int64
+	pending atomic.Int64 // size of an append waiting for space
+	// droppedBelow is the offset up to which drop_oldest deleted unshipped
+	// segments in this run: it tells a reader's gap why it happened.
+	droppedBelow atomic.Uint64
+	producer     producerTable
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced on every append
@@ -56,6 +59,8 @@ func (p *Partition) ID() int { return p.id }
 
 // Stream is the stream the partition belongs to.
 func (p *Partition) Stream() *Stream { return p.stream }
+
+func (p *Partition) key() Key { return Key{p.stream.name, p.id} }
 
 // NextOffset is the offset the next appended record will get.
 func (p *Partition) NextOffset() uint64 {

@@ -47,7 +47,9 @@ func (r *Reader) Offset() uint64 { return r.next }
 // Next returns the next range of at most maxBytes (but at least one whole
 // batch). It returns ErrNoData at the end of the partition; a *GapError when
 // it had to skip offsets that are gone (the reader has moved past them, call
-// Next again); a *CorruptionError when it skipped damaged bytes (likewise).
+// Next again); a *CorruptionError when it skipped damaged bytes (likewise); a
+// *BeyondEndError when it was asked to start past the end of the partition
+// (it has moved to the end: call Next again).
 func (r *Reader) Next(maxBytes int64) (Range, error) {
 	if r.seg == nil || r.seg.deleted.Load() {
 		if err := r.locate(); err != nil {
@@ -70,7 +72,9 @@ func (r *Reader) Next(maxBytes int64) (Range, error) {
 			continue
 		}
 		if segs[i].base > r.next {
-			gap := &GapError{From: r.next, To: segs[i].base}
+			// Deletion only takes segments from the front, so a hole
+			// between two segments is a tail lost to damage.
+			gap := &GapError{From: r.next, To: segs[i].base, Reason: GapDamaged}
 			r.seg, r.pos, r.next = segs[i], 0, segs[i].base
 			return Range{}, gap
 		}
@@ -84,17 +88,28 @@ func (r *Reader) Next(maxBytes int64) (Range, error) {
 func (r *Reader) locate() error {
 	segs := r.p.segments()
 	if r.next < segs[0].base {
-		gap := &GapError{From: r.next, To: segs[0].base}
+		gap := &GapError{From: r.next, To: segs[0].base, Reason: GapRetention}
+		if r.next < r.p.droppedBelow.Load() {
+			gap.Reason = GapDropOldest
+		}
 		r.next = segs[0].base
 		r.seg, r.pos = segs[0], 0
 		return gap
 	}
-	end := segs[len(segs)-1].next.Load()
-	if r.next > end {
-		gap := &GapError{From: r.next, To: end}
-		r.next = end
-		r.seg, r.pos = segs[len(segs)-1], segs[len(segs)-1].size.Load()
-		return gap
+	if last := segs[len(segs)-1]; r.next > last.next.Load() {
+		// Size and next offset are read together under the append lock,
+		// so that the reader lands on a batch boundary.
+		r.p.mu.Lock()
+		size, end := last.size.Load(), last.next.Load()
+		r.p.mu.Unlock()
+		if r.next > end {
+			// Nothing lies between end and r.next, so nothing is skipped;
+			// records appended from now on get offsets from end on and
+			// must all be read.
+			err := &BeyondEndError{Key: r.p.key(), Offset: r.next, Next: end}
+			r.seg, r.pos, r.next = last, size, end
+			return err
+		}
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > r.next }) - 1
 	s := segs[i]

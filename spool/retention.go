@@ -80,6 +80,7 @@ func (p *Partition) makeSpace(ctx context.Context, n int64) error {
 			p.log.Warn("spool full: dropped the oldest segment unshipped",
 				zap.String("segment", old.path), zap.Uint64("records", lost),
 				zap.Uint64("first_offset", old.base), zap.Uint64("next_offset", old.next.Load()))
+			p.droppedBelow.Store(old.next.Load())
 			p.deleteOldest()
 			continue
 		}

@@ -126,3 +126,21 @@ func TestSpoolErrorsAreOneLine(t *testing.T) {
 		}
 	}
 }
+
+// A checkpoint past the end of its partition is a problem verify names, with
+// exit 1.
+func TestSpoolVerifyCheckpointBeyondEnd(t *testing.T) {
+	dir, _ := makeSpool(t)
+	ckpt := filepath.Join(dir, "checkpoints", "out")
+	if err := os.WriteFile(ckpt, []byte(`{"version":1,"offsets":{"logs/0":90002,"logs/1":150}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd("spool", "verify", dir)
+	if code != 1 || !strings.Contains(out, "1 problems") {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	want := ckpt + ": consumer out: checkpoint 90002 of logs/0 is beyond the partition's next offset 150"
+	if !strings.Contains(out, want) {
+		t.Fatalf("verify output lacks %q:\n%s", want, out)
+	}
+}
