@@ -10,16 +10,16 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestGroupStartAndResume(t *testing.T) {
 	dir := t.TempDir()
-	s := shiptest.Open(t, dir, spool.Options{}, map[string]int{"app": 2})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 5)
-	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 4, 4)
+	s := spooltest.Open(t, dir, spool.Options{}, map[string]int{"app": 2})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 5)
+	spooltest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 4, 4)
 
 	oldest, err := NewGroup("out-old", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
 	if err != nil {
@@ -79,8 +79,8 @@ func TestGroupStartAndResume(t *testing.T) {
 }
 
 func TestCursorWaitsForData(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
 	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestCursorWaitsForData(t *testing.T) {
 		rg, _ := g.Cursors()[0].Next(context.Background(), 1<<20)
 		done <- rg
 	}()
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
 	if rg := <-done; rg.Next != 3 {
 		t.Fatalf("range %+v", rg)
 	}
@@ -102,9 +102,9 @@ func TestCursorWaitsForData(t *testing.T) {
 }
 
 func TestGroupRunCommitsOnStop(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
 	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +139,9 @@ func TestStartAtValidate(t *testing.T) {
 // at the end: every record appended later is read, none skipped.
 func TestGroupStartBeyondEndResumesAtTheEnd(t *testing.T) {
 	dir := t.TempDir()
-	s := shiptest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 30, 10)
+	s := spooltest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 30, 10)
 	if err := os.WriteFile(filepath.Join(dir, "checkpoints", "out"), []byte(`{"version":1,"offsets":{"app/0":90002}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestGroupStartBeyondEndResumesAtTheEnd(t *testing.T) {
 		t.Errorf("log fields %v", fields)
 	}
 
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 30, 20, 5)
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 30, 20, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	next := uint64(30)

@@ -16,9 +16,9 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -129,16 +129,16 @@ func run(t *testing.T, o *Output, cond func() bool) {
 }
 
 func TestStdoutResumesWithoutDuplicates(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 4)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 4)
 	var out syncBuffer
 	o, err := NewStdout(StdoutConfig{Common{Name: "so"}}, s, []*spool.Stream{st}, &out, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, o, func() bool { return strings.Count(out.String(), "\n") == 10 })
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 10, 2, 2)
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 10, 2, 2)
 	o, err = NewStdout(StdoutConfig{Common{Name: "so"}}, s, []*spool.Stream{st}, &out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -154,9 +154,9 @@ func TestStdoutResumesWithoutDuplicates(t *testing.T) {
 }
 
 func TestFileRotation(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "rec", 0, 300, 10)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "rec", 0, 300, 10)
 	path := filepath.Join(t.TempDir(), "out.log")
 	o, err := NewFile(FileConfig{Common: Common{Name: "f"}, Path: path, MaxBytes: 500, MaxFiles: 3}, s, []*spool.Stream{st}, nil)
 	if err != nil {
@@ -194,10 +194,10 @@ func TestFileRotation(t *testing.T) {
 // The peer is down at first: the output retries until it is up, then every
 // line arrives, in order per partition.
 func TestTCPWaitsForPeer(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
-	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
+	spooltest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func TestTCPWaitsForPeer(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, nil)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, nil)
 	if _, err := NewTCP(TCPConfig{Common: Common{Name: "x"}, Address: "nope"}, s, nil, nil); err == nil {
 		t.Error("bad address accepted")
 	}
