@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"sync/atomic"
+
+	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // producerTable holds, per producer, the highest sequence stored in a
@@ -72,7 +73,7 @@ func (t *producerTable) snapshot(base, oldest uint64) []byte {
 		n++
 	}
 	binary.LittleEndian.PutUint32(b[12:], n)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint32(b, batch.Checksum(b))
 }
 
 var errBadSnapshot = errors.New("bad producer snapshot")
@@ -88,7 +89,7 @@ func loadSnapshot(path string, base uint64, read *atomic.Int64) (map[uint64]prod
 		return nil, fmt.Errorf("%s: %w: header", path, errBadSnapshot)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
+	if batch.Checksum(body) != sum {
 		return nil, fmt.Errorf("%s: %w: crc", path, errBadSnapshot)
 	}
 	n := binary.LittleEndian.Uint32(body[12:])
