@@ -3,7 +3,6 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/capstan-agent/capstan/spool/batch"
-	"golang.org/x/sys/unix"
 )
 
 // The functions in this file look at a data dir without opening it: they take
@@ -58,7 +56,12 @@ func Inspect(dir string) (*Info, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, "agent.id")); err == nil {
 		info.AgentID = strings.TrimSpace(string(b))
 	}
-	info.LockedBy = lockHolder(filepath.Join(dir, "LOCK"))
+	var locked *LockedError
+	if err := CheckLock(dir); errors.As(err, &locked) {
+		info.LockedBy = locked.PID
+	} else if err != nil {
+		info.Problems = append(info.Problems, err.Error())
+	}
 	parts, err := listPartitions(dir)
 	if err != nil {
 		return nil, err
@@ -106,24 +109,6 @@ func isDataDir(dir string) error {
 		return fmt.Errorf("%s: not a capstan data dir (it has no spool/ directory)", dir)
 	}
 	return nil
-}
-
-// lockHolder returns the pid written in the LOCK file if a process holds it.
-func lockHolder(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		return ""
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, 32))
-	if pid := strings.TrimSpace(string(b)); pid != "" {
-		return pid
-	}
-	return "?"
 }
 
 // listPartitions finds spool/<stream>/<partition> directories, sorted.
