@@ -304,30 +304,24 @@ func compareKeys(a, b Key) int {
 func (s *segment) verify(vs *VerifyStats, report func(Problem), last bool) uint64 {
 	size := s.size.Load()
 	vs.Bytes += size
-	var scratch []byte
-	pos, next := int64(0), s.base
 	starts := map[int64]uint64{}
-	for pos < size {
-		h, _, err := s.checkBatch(pos, size, next, true, &scratch)
-		if err != nil {
-			q, hq, _, ok := s.resync(pos+1, size, next, &scratch)
-			if !ok {
-				what := "damaged batch"
-				if last {
-					what = "torn or damaged tail"
-				}
-				report(Problem{s.path, pos, fmt.Sprintf("%s (%d bytes from offset %d on): %v", what, size-pos, next, err)})
-				break
-			}
-			report(Problem{s.path, pos, fmt.Sprintf("damaged batch: %v; %d bytes (offsets %d to %d) unreadable", err, q-pos, next, hq.BaseOffset-1)})
-			pos, h = q, hq
+	sc := newScanner(s, 0, s.base, size, crcChecked, resync)
+	for sc.next() {
+		if k := sc.skip; k != nil {
+			report(Problem{s.path, k.pos, fmt.Sprintf("damaged batch: %v; %d bytes (offsets %d to %d) unreadable", k.cause, k.bytes, k.from, k.resume-1)})
 		}
-		starts[pos] = h.BaseOffset
+		starts[sc.pos] = sc.h.BaseOffset
 		vs.Batches++
-		vs.Records += uint64(h.Count)
-		pos += h.Size()
-		next = h.NextOffset()
+		vs.Records += uint64(sc.h.Count)
 	}
+	if sc.err != nil {
+		what := "damaged batch"
+		if last {
+			what = "torn or damaged tail"
+		}
+		report(Problem{s.path, sc.pos, fmt.Sprintf("%s (%d bytes from offset %d on): %v", what, size-sc.pos, sc.want, sc.err)})
+	}
+	next := sc.want
 	b, err := os.ReadFile(s.indexPath())
 	if err != nil && !os.IsNotExist(err) {
 		report(Problem{s.indexPath(), -1, err.Error()})
@@ -385,7 +379,7 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 	if len(bases) == 0 {
 		return fmt.Errorf("%s: no such stream partition in %s", k, dir)
 	}
-	var scratch, buf []byte
+	var buf []byte
 	for i, base := range bases {
 		if i+1 < len(bases) && bases[i+1] <= from {
 			continue
@@ -394,21 +388,13 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 		if err != nil {
 			return err
 		}
-		size := s.size.Load()
-		pos, next := int64(0), base
-		for pos < size {
-			h, _, err := s.checkBatch(pos, size, next, true, &scratch)
-			if err != nil {
-				q, hq, _, ok := s.resync(pos+1, size, next, &scratch)
-				if !ok {
-					bad(Problem{s.path, pos, fmt.Sprintf("damaged batch: %v; rest of segment skipped", err)})
-					break
-				}
-				bad(Problem{s.path, pos, fmt.Sprintf("damaged batch: %v; %d bytes skipped", err, q-pos)})
-				pos, h = q, hq
+		sc := newScanner(s, 0, base, s.size.Load(), crcChecked, resync)
+		for sc.next() {
+			if k := sc.skip; k != nil {
+				bad(Problem{s.path, k.pos, fmt.Sprintf("damaged batch: %v; %d bytes skipped", k.cause, k.bytes)})
 			}
-			if h.NextOffset() > from {
-				buf = append(buf[:0], scratch[:h.Size()]...)
+			if sc.h.NextOffset() > from {
+				buf = append(buf[:0], sc.batch()...)
 				b, _, err := batch.Decode(buf)
 				if err == nil {
 					err = fn(b)
@@ -418,8 +404,9 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 					return err
 				}
 			}
-			pos += h.Size()
-			next = h.NextOffset()
+		}
+		if sc.err != nil {
+			bad(Problem{s.path, sc.pos, fmt.Sprintf("damaged batch: %v; rest of segment skipped", sc.err)})
 		}
 		s.f.Close()
 	}

@@ -120,32 +120,29 @@ func (r *Reader) locate() error {
 	if _, err := r.headerIn(s, pos, want, s.size.Load()); pos > 0 && err != nil {
 		pos, want = 0, s.base // a damaged index entry: walk from the start
 	}
-	r.seg, r.pos = s, pos
-	// Walk headers to the batch that holds r.next. Every header must carry
-	// the base offset its predecessor ends at: base_offset is outside the
-	// CRC, so continuity is what vouches for it.
-	size := s.size.Load()
+	r.seg = s
+	// Walk headers to the batch that holds r.next.
+	sc := newScanner(s, pos, want, s.size.Load(), headersOnly, stopAtDamage)
 	prevPos, prevWant := int64(-1), want
-	for r.pos < size {
-		h, err := r.header(r.pos, want, size)
-		if err != nil {
-			if prevPos >= 0 && !s.crcOK(prevPos) {
-				// The batch walked past is the damaged one (its length or
-				// count field lied): the loss starts there.
-				r.pos, want = prevPos, prevWant
-			}
-			r.next = want
-			return r.corrupt(err)
-		}
-		if h.NextOffset() > r.next {
-			r.next = h.BaseOffset // ranges start at whole batches
+	for sc.next() {
+		if sc.h.NextOffset() > r.next {
+			r.pos, r.next = sc.pos, sc.h.BaseOffset // ranges start at whole batches
 			return nil
 		}
-		prevPos, prevWant = r.pos, want
-		r.pos += h.Size()
-		want = h.NextOffset()
+		prevPos, prevWant = sc.pos, sc.want
 	}
-	return nil
+	r.pos = sc.pos
+	if sc.err == nil {
+		return nil
+	}
+	want = sc.want
+	if prevPos >= 0 && !s.crcOK(prevPos) {
+		// The batch walked past is the damaged one (its length or count
+		// field lied): the loss starts there.
+		r.pos, want = prevPos, prevWant
+	}
+	r.next = want
+	return r.corrupt(sc.err)
 }
 
 // collect gathers whole batches from r.pos up to limit into one range. Every
@@ -280,14 +277,11 @@ func (s *segment) position(off uint64, size int64) int64 {
 // its batch ends at or before stop. It returns where it stopped: the position
 // and offset of the first batch it did not pass.
 func (s *segment) walk(pos int64, next, stop uint64, size int64) (int64, uint64) {
-	var hdr [batch.HeaderSize]byte
-	for pos < size {
-		h, err := s.readHeader(pos, &hdr)
-		if err != nil || h.BaseOffset != next || pos+h.Size() > size || h.NextOffset() > stop {
+	sc := newScanner(s, pos, next, size, headersOnly, stopAtDamage)
+	for sc.next() {
+		if sc.h.NextOffset() > stop {
 			break
 		}
-		pos += h.Size()
-		next = h.NextOffset()
 	}
-	return pos, next
+	return sc.pos, sc.want
 }
