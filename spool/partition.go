@@ -52,6 +52,7 @@ type partitionCounters struct {
 	blocked          atomic.Int64 // appends waiting for space now
 	recoveryRead     atomic.Int64
 	recoveryCutBytes atomic.Int64
+	fsync            fsyncCounters
 }
 
 // ID is the partition's number within its stream.
@@ -146,7 +147,7 @@ func (p *Partition) Append(ctx context.Context, b []byte) (AppendResult, error) 
 	p.stats.appendedBytes.Add(uint64(len(b)))
 	switch p.opts.Fsync {
 	case FsyncAlways:
-		if err := fdatasync(active.f); err != nil {
+		if err := p.fdatasync(active.f); err != nil {
 			return res, fmt.Errorf("fsync %s: %w", active.path, err)
 		}
 	case FsyncInterval:
@@ -246,7 +247,7 @@ func (p *Partition) roll() (*segment, error) {
 	p.segMu.Lock()
 	p.segs = append(p.segs[:len(p.segs):len(p.segs)], s)
 	p.segMu.Unlock()
-	p.stream.spool.sealed(sealedSegment{old, idxFile, snap, p.log})
+	p.stream.spool.sealed(sealedSegment{p, old, idxFile, snap})
 	return s, nil
 }
 
@@ -305,7 +306,7 @@ func (p *Partition) sync() error {
 		return nil
 	}
 	s := p.active()
-	if err := fdatasync(s.f); err != nil {
+	if err := p.fdatasync(s.f); err != nil {
 		p.dirty.Store(true)
 		return fmt.Errorf("fsync %s: %w", s.path, err)
 	}

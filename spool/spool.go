@@ -38,10 +38,10 @@ type Spool struct {
 }
 
 type sealedSegment struct {
+	p    *Partition
 	seg  *segment
 	idx  *os.File
 	snap sealedSnapshot // of the segment that follows it
-	log  *zap.Logger
 }
 
 // sealedSnapshot is a producer snapshot waiting for its segment's data to be
@@ -214,10 +214,16 @@ func (s *Spool) syncSealed() {
 			if t.idx != nil {
 				_ = t.idx.Sync()
 			}
-			if err := fdatasync(t.seg.f); err != nil && !t.seg.deleted.Load() {
+			start := time.Now()
+			err := fdatasync(t.seg.f)
+			// A segment drop_oldest deleted first had no fsync, and needs none.
+			if !t.seg.deleted.Load() {
+				t.p.stats.fsync.observe(start, err)
+			}
+			if err != nil && !t.seg.deleted.Load() {
 				// Without the snapshot the next open rebuilds the producer
 				// table from the log itself.
-				t.log.Warn("fsync of rolled segment failed; its producer snapshot is not written",
+				t.p.log.Warn("fsync of rolled segment failed; its producer snapshot is not written",
 					zap.String("segment", t.seg.path), zap.Error(err))
 				t.snap.data = nil
 			}
@@ -227,7 +233,7 @@ func (s *Spool) syncSealed() {
 		}
 		if t.snap.data != nil {
 			if err := writeFileAtomic(t.snap.path, t.snap.data); err != nil {
-				t.log.Warn("producer snapshot failed", zap.String("path", t.snap.path), zap.Error(err))
+				t.p.log.Warn("producer snapshot failed", zap.String("path", t.snap.path), zap.Error(err))
 			}
 		}
 	}

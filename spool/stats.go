@@ -1,5 +1,11 @@
 package spool
 
+import (
+	"os"
+	"sync/atomic"
+	"time"
+)
+
 // PartitionStats is a snapshot of a partition's state and counters, for
 // metrics and `capstan spool inspect`.
 type PartitionStats struct {
@@ -20,6 +26,46 @@ type PartitionStats struct {
 	// What opening the partition cost and cut: recovery reads only the tail.
 	RecoveryBytesRead int64
 	RecoveryBytesCut  int64
+	// fdatasync(2) of the partition's segments: the active one (fsync
+	// interval or always) and each rolled one. A histogram takes
+	// FsyncCount and FsyncSeconds as its count and sum.
+	FsyncCount       uint64  // fsyncs done, failed ones included
+	FsyncErrors      uint64  // fsyncs that failed
+	FsyncSeconds     float64 // total time spent in them
+	FsyncLastSeconds float64 // the latest one's duration
+	FsyncMaxSeconds  float64 // the longest since the spool was opened
+}
+
+// fsyncCounters times and counts a partition's fsyncs.
+type fsyncCounters struct {
+	count, errors  atomic.Uint64
+	nanos          atomic.Int64
+	last, maxNanos atomic.Int64
+}
+
+// observe records one fsync that started at start.
+func (c *fsyncCounters) observe(start time.Time, err error) {
+	d := int64(time.Since(start))
+	c.count.Add(1)
+	if err != nil {
+		c.errors.Add(1)
+	}
+	c.nanos.Add(d)
+	c.last.Store(d)
+	for {
+		m := c.maxNanos.Load()
+		if d <= m || c.maxNanos.CompareAndSwap(m, d) {
+			return
+		}
+	}
+}
+
+// fdatasync syncs f on the partition's account.
+func (p *Partition) fdatasync(f *os.File) error {
+	start := time.Now()
+	err := fdatasync(f)
+	p.stats.fsync.observe(start, err)
+	return err
 }
 
 // Stats returns the partition's current state and counters.
@@ -45,5 +91,10 @@ func (p *Partition) Stats() PartitionStats {
 		BlockedAppends:    p.stats.blocked.Load(),
 		RecoveryBytesRead: p.stats.recoveryRead.Load(),
 		RecoveryBytesCut:  p.stats.recoveryCutBytes.Load(),
+		FsyncCount:        p.stats.fsync.count.Load(),
+		FsyncErrors:       p.stats.fsync.errors.Load(),
+		FsyncSeconds:      time.Duration(p.stats.fsync.nanos.Load()).Seconds(),
+		FsyncLastSeconds:  time.Duration(p.stats.fsync.last.Load()).Seconds(),
+		FsyncMaxSeconds:   time.Duration(p.stats.fsync.maxNanos.Load()).Seconds(),
 	}
 }
