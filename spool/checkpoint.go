@@ -95,19 +95,39 @@ func (c *Checkpoints) Load(consumer string) (map[Key]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
+	out, err := decodeCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// decodeCheckpoint decodes the bytes of a checkpoint file (docs/format.md).
+// Any error wraps ErrBadCheckpoint.
+func decodeCheckpoint(b []byte) (map[Key]uint64, error) {
 	var f checkpointFile
 	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
-		return nil, fmt.Errorf("read checkpoint %s: %w", path, ErrBadCheckpoint)
+		return nil, ErrBadCheckpoint
 	}
 	out := make(map[Key]uint64, len(f.Offsets))
 	for k, v := range f.Offsets {
 		var key Key
 		if err := key.UnmarshalText([]byte(k)); err != nil {
-			return nil, fmt.Errorf("read checkpoint %s: %v: %w", path, err, ErrBadCheckpoint)
+			return nil, fmt.Errorf("%v: %w", err, ErrBadCheckpoint)
 		}
 		out[key] = v
 	}
 	return out, nil
+}
+
+// encodeCheckpoint is the file for offsets: stable, since JSON sorts map keys.
+func encodeCheckpoint(offsets map[Key]uint64) []byte {
+	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(offsets))}
+	for k, v := range offsets {
+		f.Offsets[k.String()] = v
+	}
+	b, _ := json.Marshal(f) // strings and numbers only: cannot fail
+	return b
 }
 
 // Consumers lists the consumers with a checkpoint file.
@@ -145,12 +165,8 @@ func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
 	for k, v := range offsets {
 		cur[k] = v
 	}
-	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(cur))}
-	for k, v := range cur {
-		f.Offsets[k.String()] = v
-	}
+	b := encodeCheckpoint(cur)
 	c.mu.Unlock()
-	b, _ := json.Marshal(f) // map keys are sorted: the file is stable
 	if err := writeFileAtomic(filepath.Join(c.dir, consumer), b); err != nil {
 		return fmt.Errorf("commit checkpoint: %w", err)
 	}
