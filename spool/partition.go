@@ -40,6 +40,7 @@ type Partition struct {
 	space    chan struct{} // closed and replaced when retention frees space
 
 	stats partitionCounters
+	block blockEpisodes
 }
 
 type partitionCounters struct {
@@ -117,7 +118,7 @@ func (p *Partition) Append(ctx context.Context, b []byte) (AppendResult, error) 
 		return res, err
 	}
 	active := p.active()
-	if active.size.Load() > 0 && (active.size.Load()+int64(len(b)) > p.opts.SegmentBytes ||
+	if active.size.Load() > 0 && (active.size.Load()+int64(len(b)) > p.stream.segmentBytes ||
 		time.Since(active.created) > p.opts.SegmentAge) {
 		if active, err = p.roll(); err != nil {
 			return res, err

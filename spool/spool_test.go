@@ -285,7 +285,7 @@ func TestStreamOptionsValidation(t *testing.T) {
 		{Partitions: -1},
 		{Partitions: 5000},
 		{WhenFull: "explode"},
-		{MaxBytes: 1 << 20, Partitions: 1}, // less than two segments
+		{MaxBytes: 12 << 10, Partitions: 4}, // less than MinPartitionBytes each
 	}
 	for _, o := range tests {
 		if _, err := s.Stream("x", o); err == nil {

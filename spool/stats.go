@@ -22,7 +22,18 @@ type PartitionStats struct {
 	Duplicates      uint64 // batches dropped as already stored
 	DroppedSegments uint64 // deleted unshipped by drop_oldest
 	DroppedRecords  uint64
+	// when_full: block. Blocked is true from the first append that had to
+	// wait for space until none has waited for a second; BlockedSince is
+	// when that began (zero when not blocked). BlockedSeconds is the total
+	// time blocked since the spool was opened, the current episode included.
 	BlockedAppends  int64 // appends waiting for space now
+	BlockedBytes    int64 // their bytes
+	Blocked         bool
+	BlockedSince    time.Time
+	BlockedSeconds  float64
+	BlockedEpisodes uint64 // times it began to block
+	BudgetBytes     int64  // the partition's share of max_bytes; 0 = no bound
+	SegmentBytes    int64  // where its segments roll
 	// What opening the partition cost and cut: recovery reads only the tail.
 	RecoveryBytesRead int64
 	RecoveryBytesCut  int64
@@ -74,7 +85,8 @@ func (p *Partition) Stats() PartitionStats {
 	producers := len(p.producer.m)
 	p.mu.Unlock()
 	segs := p.segments()
-	return PartitionStats{
+	now := time.Now()
+	st := PartitionStats{
 		Stream:            p.stream.name,
 		Partition:         p.id,
 		OldestOffset:      segs[0].base,
@@ -89,6 +101,11 @@ func (p *Partition) Stats() PartitionStats {
 		DroppedSegments:   p.stats.droppedSegments.Load(),
 		DroppedRecords:    p.stats.droppedRecords.Load(),
 		BlockedAppends:    p.stats.blocked.Load(),
+		BlockedBytes:      p.pending.Load(),
+		BlockedSeconds:    time.Duration(p.block.blockedNanos(now)).Seconds(),
+		BlockedEpisodes:   p.block.episodes.Load(),
+		BudgetBytes:       p.budget(),
+		SegmentBytes:      p.stream.segmentBytes,
 		RecoveryBytesRead: p.stats.recoveryRead.Load(),
 		RecoveryBytesCut:  p.stats.recoveryCutBytes.Load(),
 		FsyncCount:        p.stats.fsync.count.Load(),
@@ -97,4 +114,8 @@ func (p *Partition) Stats() PartitionStats {
 		FsyncLastSeconds:  time.Duration(p.stats.fsync.last.Load()).Seconds(),
 		FsyncMaxSeconds:   time.Duration(p.stats.fsync.maxNanos.Load()).Seconds(),
 	}
+	if since := p.block.since.Load(); since != 0 {
+		st.Blocked, st.BlockedSince = true, time.Unix(0, since)
+	}
+	return st
 }
