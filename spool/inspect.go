@@ -62,7 +62,7 @@ func Inspect(dir string) (*Info, error) {
 	} else if err != nil {
 		info.Problems = append(info.Problems, err.Error())
 	}
-	parts, err := listPartitions(dir)
+	parts, err := ListPartitions(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -111,8 +111,12 @@ func isDataDir(dir string) error {
 	return nil
 }
 
-// listPartitions finds spool/<stream>/<partition> directories, sorted.
-func listPartitions(dir string) ([]Key, error) {
+// ListPartitions lists the partitions of every stream on disk in the data
+// dir (spool/<stream>/<partition> directories), sorted.
+func ListPartitions(dir string) ([]Key, error) {
+	if err := isDataDir(dir); err != nil {
+		return nil, err
+	}
 	streams, err := os.ReadDir(filepath.Join(dir, "spool"))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, "spool"), err)
@@ -226,7 +230,7 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 		vs.Problems++
 		report(p)
 	}
-	keys, err := listPartitions(dir)
+	keys, err := ListPartitions(dir)
 	if err != nil {
 		return vs, err
 	}
