@@ -97,10 +97,16 @@ func (o *Output) Run(ctx context.Context) error {
 		for _, p := range st.Partitions() {
 			key := spool.Key{Stream: st.Name(), Partition: p.ID()}
 			from, ok := committed[key]
-			if !ok {
+			if next := p.NextOffset(); ok && from > next {
+				// No delivery commits past the end (the spool refuses it):
+				// resuming there would skip what is appended until then.
+				o.log.Error("checkpoint beyond the end of the partition; resuming at the end",
+					zap.Stringer("partition", key), zap.Uint64("checkpoint", from), zap.Uint64("next_offset", next))
+				from = next
+			} else if !ok {
 				from = p.OldestOffset()
 				if o.cfg.StartAt == "newest" {
-					from = p.NextOffset()
+					from = next
 				}
 			}
 			o.setDelivered(key, from)
@@ -130,6 +136,7 @@ func (o *Output) readPartition(ctx context.Context, p *spool.Partition, key spoo
 		rng, err := r.Next(o.cfg.ReadBytes)
 		var gap *spool.GapError
 		var corrupt *spool.CorruptionError
+		var beyond *spool.BeyondEndError
 		switch {
 		case errors.Is(err, spool.ErrNoData):
 			if err := p.Wait(ctx, r.Offset()); err != nil {
@@ -138,7 +145,14 @@ func (o *Output) readPartition(ctx context.Context, p *spool.Partition, key spoo
 			continue
 		case errors.As(err, &gap):
 			o.stats.Gaps.Add(1)
-			o.log.Warn("offsets no longer in the spool were skipped", zap.Stringer("partition", key), zap.Uint64("from", gap.From), zap.Uint64("to", gap.To))
+			o.log.Warn("offsets no longer in the spool were skipped", zap.Stringer("partition", key),
+				zap.Uint64("from", gap.From), zap.Uint64("to", gap.To-1), zap.String("reason", string(gap.Reason)))
+			continue
+		case errors.As(err, &beyond):
+			o.log.Error("read position beyond the end of the partition; resuming at the end", zap.Stringer("partition", key),
+				zap.Uint64("offset", beyond.Offset), zap.Uint64("next_offset", beyond.Next))
+			from = beyond.Next
+			o.setDelivered(key, from)
 			continue
 		case errors.As(err, &corrupt):
 			o.stats.Corrupt.Add(1)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -186,4 +188,42 @@ func benchEncode(b *testing.B, enc string) {
 		out = o.encode(out[:0], data, 0, spool.Key{})
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/line")
+}
+
+// A stored checkpoint past the end of a partition resumes at the end: lines
+// appended later are printed, none skipped.
+func TestCheckpointBeyondEndResumesAtTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	sp, st := openSpool(t, dir)
+	defer sp.Close()
+	appendLines(t, st.Partition(0), "old")
+	if err := os.WriteFile(filepath.Join(dir, "checkpoints", "test"), []byte(`{"version":1,"offsets":{"default/0":90002}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	o, err := New("test", sp, []*spool.Stream{st}, Config{}, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx) }()
+	if err := o.Drain(context.Background()); err != nil { // started, at the end
+		t.Fatal(err)
+	}
+	appendLines(t, st.Partition(0), "new1", "new2")
+	if err := o.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "new1\nnew2\n" {
+		t.Fatalf("printed %q, want the lines appended after the start", got)
+	}
+	ck, _ := sp.Checkpoints().Load("test")
+	if ck[spool.Key{Stream: "default", Partition: 0}] != 3 {
+		t.Fatalf("checkpoint %v", ck)
+	}
 }
