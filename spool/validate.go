@@ -7,10 +7,9 @@ func (o Options) Validate() error {
 	return err
 }
 
-// Validate reports what Stream would refuse of o in a spool whose segments
-// roll at segmentBytes.
-func (o StreamOptions) Validate(segmentBytes int64) error {
-	_, err := o.withDefaults(segmentBytes)
+// Validate reports what Stream would refuse of o.
+func (o StreamOptions) Validate() error {
+	_, err := o.withDefaults()
 	return err
 }
 

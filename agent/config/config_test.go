@@ -63,8 +63,8 @@ func TestConflicts(t *testing.T) {
 			`streams.s.partitions: must be between 1 and 1024, got 2000`},
 		{"spool: {segment_bytes: 512}\ninputs:\n  a: {type: l}\noutputs:\n  o: {type: w, path: /o}\n",
 			`spool.segment_bytes: must be at least 1KiB and at most 1GiB, got 512`},
-		{"streams: {s: {max_bytes: 1MiB, partitions: 4}}\ninputs:\n  a: {type: l, stream: s}\noutputs:\n  o: {type: w, path: /o}\n",
-			`streams.s: max_bytes 1048576 over 4 partitions leaves less than two segments`},
+		{"streams: {s: {max_bytes: 8KiB, partitions: 4}}\ninputs:\n  a: {type: l, stream: s}\noutputs:\n  o: {type: w, path: /o}\n",
+			`streams.s: max_bytes 8192 over 4 partitions leaves 2048 bytes each: want at least 4096 per partition`},
 	} {
 		_, err := load(tc.yaml)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,18 +1,20 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/capstan-agent/capstan/spool"
 )
 
 // CheckDataDir tells whether an agent could take the data dir: it exists and
 // its LOCK is free, or it can be created. It creates nothing. A running agent
-// holds the lock, so checking the configuration of a running agent fails here.
+// holds the lock, so checking the configuration of a running agent fails here
+// with a *spool.LockedError (errors.Is(err, spool.ErrLocked)).
 func CheckDataDir(dir string) error {
 	st, err := os.Stat(dir)
 	switch {
@@ -43,23 +45,7 @@ func CheckDataDir(dir string) error {
 	if unix.Access(dir, unix.W_OK|unix.X_OK) != nil {
 		return fmt.Errorf("%s is not writable", dir)
 	}
-	lock := filepath.Join(dir, "LOCK")
-	f, err := os.OpenFile(lock, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("cannot open %s: %v", lock, pathErr(err))
-	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			pid, _ := os.ReadFile(lock)
-			return fmt.Errorf("%s is locked by another capstan (pid %s)", dir, bytes.TrimSpace(pid))
-		}
-		return fmt.Errorf("cannot lock %s: %v", lock, err)
-	}
-	return unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return spool.CheckLock(dir)
 }
 
 func pathErr(err error) error {

@@ -32,7 +32,7 @@ func (c *Config) validate(d *conf.Decoder, l *Loaded) {
 		} else if !d.Has("spool.segment_bytes") {
 			// What the spool itself refuses (max_bytes too small for its
 			// segments), under the stream's key.
-			if err := c.StreamOptions(st).Validate(int64(c.Spool.SegmentBytes)); err != nil {
+			if err := c.StreamOptions(st).Validate(); err != nil {
 				d.Fail(p, "%v", err)
 			}
 		}

@@ -35,7 +35,7 @@ Usage:
   capstan validate [-c FILE]      check a configuration and list every problem
   capstan spool verify DIR        check every batch of a spool
   capstan spool inspect DIR       show streams, partitions, segments and checkpoints
-  capstan spool dump DIR STREAM/N print the records of a partition as NDJSON
+  capstan spool dump DIR STREAM   print a stream's records (STREAM/N: one partition) as NDJSON
   capstan spool lag DIR           how far each consumer is behind
   capstan bench [-hops 1|2]       measure file → agents → tcp receiver on this machine
   capstan version                 print the version and the input/output types built in

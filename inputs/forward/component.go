@@ -10,7 +10,7 @@ import (
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
-	"github.com/capstan-agent/capstan/shipper/protocol"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // InputConfig is the forward input's YAML: the keys under inputs.NAME with

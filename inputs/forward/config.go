@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Config configures a forward input. Zero values mean defaults.

@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Appender stores whole batches; *spool.Partition is one.

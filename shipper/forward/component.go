@@ -9,7 +9,7 @@ import (
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // OutputConfig is the forward output's YAML: the keys under outputs.NAME

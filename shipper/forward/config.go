@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Config configures a forward output. Zero values mean defaults.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Stats are the output's counters, safe to read while it runs.

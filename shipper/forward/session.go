@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // session is one connection to one endpoint. Each of its partitions has a

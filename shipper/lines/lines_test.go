@@ -18,9 +18,9 @@ import (
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/componenttest"
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -149,16 +149,16 @@ func run(t *testing.T, o *Output, h *componenttest.Host, cond func() bool) {
 }
 
 func TestStdoutResumesWithoutDuplicates(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 4)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 4)
 	var out syncBuffer
 	o, err := NewStdout(settings("so"), &StdoutConfig{Encoding: Raw}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run(t, o, host(s, "so", st), func() bool { return strings.Count(out.String(), "\n") == 10 })
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 10, 2, 2)
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 10, 2, 2)
 	o, err = NewStdout(settings("so"), &StdoutConfig{Encoding: Raw}, &out)
 	if err != nil {
 		t.Fatal(err)
@@ -174,9 +174,9 @@ func TestStdoutResumesWithoutDuplicates(t *testing.T) {
 }
 
 func TestFileRotation(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "rec", 0, 300, 10)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "rec", 0, 300, 10)
 	path := filepath.Join(t.TempDir(), "out.log")
 	c, err := NewFile(settings("f"), &FileConfig{Encoding: Raw, Path: path, MaxBytes: 500, MaxFiles: 3})
 	o := mustOutput(t, c, err)
@@ -212,10 +212,10 @@ func TestFileRotation(t *testing.T) {
 // The peer is down at first: the output retries until it is up, then every
 // line arrives, in order per partition.
 func TestTCPWaitsForPeer(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
-	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
+	spooltest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

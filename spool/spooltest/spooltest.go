@@ -1,6 +1,7 @@
-// Package shiptest holds helpers for tests of the shipper and forward input: spools in temp
-// dirs, batches of numbered records, and reading a partition back.
-package shiptest
+// Package spooltest holds helpers for tests that use a spool (the shipper,
+// its outputs, the forward input): spools in temp dirs, batches of numbered
+// records, and reading a partition back.
+package spooltest
 
 import (
 	"bytes"
