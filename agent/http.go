@@ -12,6 +12,7 @@ import (
 
 	"github.com/capstan-agent/capstan/agent/config"
 	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
@@ -127,6 +128,15 @@ func (a *Agent) readiness() (bool, string) {
 		b.WriteString("spool: not open\n")
 	default:
 		b.WriteString("spool: open\n")
+		for _, st := range v.streams {
+			for _, p := range st.Partitions() {
+				if s := p.Stats(); s.Blocked {
+					ready = false
+					fmt.Fprintf(&b, "stream %s partition %d: degraded: full (%s of max_bytes share %s held by outputs behind); inputs wait (since %s)\n",
+						s.Stream, s.Partition, conf.Size(s.Bytes), conf.Size(s.BudgetBytes), s.BlockedSince.UTC().Format(time.RFC3339))
+				}
+			}
+		}
 	}
 	for _, u := range append(append([]*unit{}, v.inputs...), v.outputs...) {
 		s := u.state()

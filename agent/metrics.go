@@ -40,6 +40,14 @@ var (
 	descSpoolDups       = prometheus.NewDesc("capstan_spool_duplicate_batches_total", "Batches dropped because their producer sequence was already stored.", partLabels, nil)
 	descSpoolDropSegs   = prometheus.NewDesc("capstan_spool_dropped_segments_total", "Unshipped segments deleted by when_full: drop_oldest.", partLabels, nil)
 	descSpoolDropRecs   = prometheus.NewDesc("capstan_spool_dropped_records_total", "Unshipped records deleted by when_full: drop_oldest.", partLabels, nil)
+	descSpoolBlockedNow = prometheus.NewDesc("capstan_spool_blocked", "1 while a partition is full and appends wait for space (when_full: block).", partLabels, nil)
+	descSpoolBlockedSec = prometheus.NewDesc("capstan_spool_blocked_seconds_total", "Time a partition spent full with appends waiting.", partLabels, nil)
+	descSpoolBlockedB   = prometheus.NewDesc("capstan_spool_blocked_bytes", "Bytes of appends waiting for space now.", partLabels, nil)
+	descSpoolBudget     = prometheus.NewDesc("capstan_spool_budget_bytes", "A partition's share of its stream's max_bytes; 0 when the stream has no bound.", partLabels, nil)
+	descSpoolFsyncs     = prometheus.NewDesc("capstan_spool_fsyncs_total", "fdatasync calls on a partition's segments.", partLabels, nil)
+	descSpoolFsyncErrs  = prometheus.NewDesc("capstan_spool_fsync_errors_total", "fdatasync calls that failed (each logged).", partLabels, nil)
+	descSpoolFsyncSec   = prometheus.NewDesc("capstan_spool_fsync_seconds_total", "Time spent in fdatasync on a partition's segments.", partLabels, nil)
+	descSpoolFsyncMax   = prometheus.NewDesc("capstan_spool_fsync_max_seconds", "The longest fdatasync of a partition since start.", partLabels, nil)
 	descRecoveryCut     = prometheus.NewDesc("capstan_spool_recovery_cut_bytes", "Bytes cut from a torn tail when the partition was opened.", partLabels, nil)
 	descOutputLag       = prometheus.NewDesc("capstan_output_lag_records", "Records of a partition past the output's committed checkpoint.", []string{"output", "stream", "partition"}, nil)
 	descOutputLagBytes  = prometheus.NewDesc("capstan_output_lag_bytes", "Spool bytes of a partition past the output's committed checkpoint.", []string{"output", "stream", "partition"}, nil)
@@ -76,7 +84,8 @@ func newVocabulary() vocabulary {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSpoolBytes, descSpoolSegments, descSpoolNext, descSpoolOldest, descSpoolProducers,
 		descSpoolBlocked, descSpoolRecords, descSpoolBatches, descSpoolAppBytes, descSpoolDups, descSpoolDropSegs,
-		descSpoolDropRecs, descRecoveryCut, descOutputLag, descOutputLagBytes, descComponentUp, descComponentState,
+		descSpoolDropRecs, descSpoolBlockedNow, descSpoolBlockedSec, descSpoolBlockedB, descSpoolBudget, descSpoolFsyncs,
+		descSpoolFsyncErrs, descSpoolFsyncSec, descSpoolFsyncMax, descRecoveryCut, descOutputLag, descOutputLagBytes, descComponentUp, descComponentState,
 		descComponentRestar, descReady} {
 		ch <- d
 	}
@@ -117,6 +126,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descSpoolDups, s.Duplicates)
 			counter(descSpoolDropSegs, s.DroppedSegments)
 			counter(descSpoolDropRecs, s.DroppedRecords)
+			gauge(descSpoolBlockedNow, b2f(s.Blocked))
+			ch <- prometheus.MustNewConstMetric(descSpoolBlockedSec, prometheus.CounterValue, s.BlockedSeconds, l...)
+			gauge(descSpoolBlockedB, float64(s.BlockedBytes))
+			gauge(descSpoolBudget, float64(s.BudgetBytes))
+			counter(descSpoolFsyncs, s.FsyncCount)
+			counter(descSpoolFsyncErrs, s.FsyncErrors)
+			ch <- prometheus.MustNewConstMetric(descSpoolFsyncSec, prometheus.CounterValue, s.FsyncSeconds, l...)
+			gauge(descSpoolFsyncMax, s.FsyncMaxSeconds)
 		}
 	}
 	for _, u := range v.outputs {

@@ -94,10 +94,29 @@ func (a *Agent) Reload(cfg *config.Config) error {
 		}
 	}
 
-	// Inputs first, as at shutdown; then outputs, which commit.
+	// Inputs first, as at shutdown; then outputs, which commit. An input
+	// whose new instance is of its type and can take its sockets over
+	// leaves them open (component.HandOver): its senders see nothing.
+	heirs := map[string]*unit{}
+	for _, p := range newIns {
+		heirs[p.u.id.Name] = p.u
+	}
 	for _, u := range stopIns {
+		heir := heirs[u.id.Name]
+		ho, canHand := u.component().(component.HandOver)
+		handing := canHand && heir != nil && heir.id.Type == u.id.Type
+		if handing {
+			ho.Keep()
+		}
 		u.stop(context.Background())
 		delete(a.inputs, u.id.Name)
+		if left := ho; handing && left != nil {
+			if inh := left.Left(); inh != nil {
+				heir.inherit = inh
+				u.log.Info("input stopped for reload; its sockets go to the new instance")
+				continue
+			}
+		}
 		u.log.Info("input stopped for reload")
 	}
 	for _, u := range stopOuts {

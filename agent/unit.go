@@ -30,6 +30,7 @@ type unit struct {
 	checkpoints component.Checkpointer
 	positions   string
 	partitions  []component.Partition
+	inherit     component.Inheritance // what the previous instance left, for the first Run
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -85,6 +86,14 @@ func (u *unit) start(parent context.Context, first any) {
 	u.setState(component.Starting, "")
 	go func() {
 		defer close(u.done)
+		defer func() { // left by a previous instance and taken by none
+			u.mu.Lock()
+			if u.inherit != nil {
+				u.inherit.Close()
+				u.inherit = nil
+			}
+			u.mu.Unlock()
+		}()
 		bo := backoff.NewExponentialBackOff()
 		bo.InitialInterval, bo.MaxInterval, bo.MaxElapsedTime = time.Second, 30*time.Second, 0
 		comp := first
@@ -206,3 +215,11 @@ func (h *host) Partitions() []component.Partition   { return h.u.partitions }
 func (h *host) PositionsPath() string               { return h.u.positions }
 func (h *host) Streams() []*spool.Stream            { return h.u.streams }
 func (h *host) Checkpoints() component.Checkpointer { return h.u.checkpoints }
+
+func (h *host) Inherited() component.Inheritance {
+	h.u.mu.Lock()
+	defer h.u.mu.Unlock()
+	i := h.u.inherit
+	h.u.inherit = nil
+	return i
+}

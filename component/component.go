@@ -65,6 +65,23 @@ type Input interface {
 	Run(ctx context.Context, host InputHost) error
 }
 
+// HandOver is implemented by inputs that can leave their live sockets to
+// the next instance when a reload changes their settings, so that a sender
+// sees nothing of the reload and nothing it sent is lost or read twice. The
+// agent calls Keep before it cancels Run; Run then stops at message
+// boundaries, appends what it read, and returns leaving its sockets open;
+// Left returns them, and the new instance finds them in
+// InputHost.Inherited. What no instance takes is closed (its Close).
+type HandOver interface {
+	Keep()
+	Left() Inheritance
+}
+
+// Inheritance is what an input left for the next instance.
+type Inheritance interface {
+	Close()
+}
+
 // Output reads its streams' partitions from its checkpoints and delivers
 // records somewhere.
 type Output interface {
@@ -109,6 +126,9 @@ type InputHost interface {
 	Partitions() []Partition
 	// PositionsPath is the file an input keeps its own positions in.
 	PositionsPath() string
+	// Inherited is what the previous instance of this input left on a
+	// reload (see HandOver), or nil. The input owns it from then on.
+	Inherited() Inheritance
 }
 
 // Checkpointer stores an output's committed offsets; *spool.Checkpoints is one.

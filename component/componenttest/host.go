@@ -17,9 +17,10 @@ import (
 // Host implements component.InputHost and component.OutputHost over a spool.
 type Host struct {
 	Spool       *spool.Spool
-	Name        string          // the component's name: its positions file and checkpoint consumer
-	StreamsRead []*spool.Stream // what an output reads
-	Stream      *spool.Stream   // what an input writes
+	Name        string                // the component's name: its positions file and checkpoint consumer
+	StreamsRead []*spool.Stream       // what an output reads
+	Stream      *spool.Stream         // what an input writes
+	Inheritance component.Inheritance // what an input's first Run inherits
 
 	mu     sync.Mutex
 	ready  chan struct{}
@@ -75,6 +76,9 @@ func (h *Host) Partitions() []component.Partition {
 
 // PositionsPath is the spool's positions file for Name.
 func (h *Host) PositionsPath() string { return h.Spool.PositionsPath(h.Name) }
+
+// Inherited is Inheritance.
+func (h *Host) Inherited() component.Inheritance { i := h.Inheritance; h.Inheritance = nil; return i }
 
 // Streams are StreamsRead.
 func (h *Host) Streams() []*spool.Stream { return h.StreamsRead }

@@ -259,9 +259,10 @@ func UnixgramFactory() component.InputFactory { return factory("unixgram", defau
 
 // socketInput is the input as the agent runs it: it binds when it runs.
 type socketInput struct {
-	cfg Config
-	set component.Settings
-	in  atomic.Pointer[Input]
+	cfg  Config
+	set  component.Settings
+	in   atomic.Pointer[Input]
+	keep atomic.Bool
 }
 
 // Run binds every address (an address in use fails here, before Ready),
@@ -271,13 +272,34 @@ func (s *socketInput) Run(ctx context.Context, host component.InputHost) error {
 	for _, p := range host.Partitions() {
 		parts = append(parts, p)
 	}
-	in, err := New(s.cfg, parts, s.set.Logger)
+	inherited, _ := host.Inherited().(*Handoff)
+	in, err := NewInheriting(s.cfg, parts, s.set.Logger, inherited)
 	if err != nil {
 		return err
 	}
 	s.in.Store(in)
+	if s.keep.Load() {
+		in.Keep()
+	}
 	host.Ready()
 	return in.Run(ctx)
+}
+
+// Keep makes the running input leave its sockets to the next instance when
+// it is stopped (component.HandOver).
+func (s *socketInput) Keep() {
+	s.keep.Store(true)
+	if in := s.in.Load(); in != nil {
+		in.Keep()
+	}
+}
+
+// Left is what the input left after Keep and a stop.
+func (s *socketInput) Left() component.Inheritance {
+	if in := s.in.Load(); in != nil && in.Left() != nil {
+		return in.Left()
+	}
+	return nil
 }
 
 // Metrics reports the input's counters in the input vocabulary.
