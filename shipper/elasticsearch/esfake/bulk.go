@@ -287,6 +287,7 @@ func (p *bulkParser) parseUpdate(b []byte, u *updateBody) *esError {
 		return fail(tok.col, fmt.Sprintf("Expected START_OBJECT but found [%s]", tok.kind))
 	}
 	var field string
+	var fieldCol int
 	for {
 		tok, err = s.next()
 		if err != nil {
@@ -297,6 +298,7 @@ func (p *bulkParser) parseUpdate(b []byte, u *updateBody) *esError {
 		}
 		if tok.kind == tField {
 			field, _ = tok.text()
+			fieldCol = tok.col
 			continue
 		}
 		start := tok.col - 1
@@ -329,7 +331,7 @@ func (p *bulkParser) parseUpdate(b []byte, u *updateBody) *esError {
 			u.script = true
 		case "_source", "lang", "if_seq_no", "if_primary_term":
 		default:
-			return fail(tok.col, fmt.Sprintf("unknown field [%s]", field))
+			return fail(fieldCol, fmt.Sprintf("unknown field [%s]", field))
 		}
 	}
 	if tok, err = s.next(); err != nil || tok.kind != tEOF {

@@ -151,13 +151,13 @@ func (s *scanner) next() (token, error) {
 		case c == '}' && top == tStartObject, c == ']' && top == tStartArray:
 			return s.closeContainer(col), nil
 		}
-		return token{}, s.errf("Unexpected character ('%s'): was expecting comma to separate %s entries", printable(c), containerName(top))
+		return token{}, s.errf("Unexpected character (%s): was expecting comma to separate %s entries", printable(c), containerName(top))
 	case sFieldOrClose, sField:
 		if c == '}' && s.state == sFieldOrClose {
 			return s.closeContainer(col), nil
 		}
 		if c != '"' {
-			return token{}, s.errf("Unexpected character ('%s'): was expecting double-quote to start field name", printable(c))
+			return token{}, s.errf("Unexpected character (%s): was expecting double-quote to start field name", printable(c))
 		}
 		raw, err := s.readString()
 		if err != nil {
@@ -165,7 +165,7 @@ func (s *scanner) next() (token, error) {
 		}
 		s.skipSpace()
 		if s.pos >= len(s.b) || s.b[s.pos] != ':' {
-			return token{}, s.errf("Unexpected character ('%s'): was expecting a colon to separate field name and value", s.peekPrintable())
+			return token{}, s.errf("Unexpected character (%s): was expecting a colon to separate field name and value", s.peekPrintable())
 		}
 		s.pos++
 		s.state = sValue
@@ -215,9 +215,9 @@ func (s *scanner) next() (token, error) {
 		}
 		return token{}, &syntaxError{col: col, msg: fmt.Sprintf("Unrecognized token '%s': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", identAt(s.b, col-1))}
 	case c == '}' || c == ']':
-		return token{}, s.errf("Unexpected close marker '%c': expected a value", c)
+		return token{}, s.errf("Unexpected character (%s): expected a value", printable(c))
 	}
-	return token{}, s.errf("Unexpected character ('%s'): expected a valid value (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", printable(c))
+	return token{}, s.errf("Unexpected character (%s): expected a valid value (JSON String, Number, Array, Object or token 'null', 'true' or 'false')", printable(c))
 }
 
 func (s *scanner) top() tokKind {
@@ -248,7 +248,7 @@ func (s *scanner) valueDone() {
 
 func (s *scanner) peekPrintable() string {
 	if s.pos >= len(s.b) {
-		return "<EOF>"
+		return "end-of-input"
 	}
 	return printable(s.b[s.pos])
 }
@@ -260,11 +260,15 @@ func containerName(k tokKind) string {
 	return "Object"
 }
 
+// printable renders a byte as Jackson does in its messages: 'c' (code 99).
 func printable(c byte) string {
-	if c < 0x20 || c >= 0x7f {
+	if c < 0x20 {
 		return fmt.Sprintf("CTRL-CHAR, code %d", c)
 	}
-	return string(c)
+	if c >= 0x7f {
+		return fmt.Sprintf("code %d", c)
+	}
+	return fmt.Sprintf("'%c' (code %d)", c, c)
 }
 
 func isIdentByte(c byte) bool {
@@ -306,7 +310,7 @@ func (s *scanner) readString() ([]byte, error) {
 				}
 				s.pos += 6
 			default:
-				return nil, s.errf("Unrecognized character escape '%s'", printable(e))
+				return nil, s.errf("Unrecognized character escape %s", printable(e))
 			}
 		case c < 0x20:
 			return nil, s.errf("Illegal unquoted character (%s): has to be escaped using backslash to be included in string value", printable(c))
@@ -352,12 +356,12 @@ func (s *scanner) readNumber() ([]byte, error) {
 			return nil, s.errf("Invalid numeric value: Leading zeroes not allowed")
 		}
 	} else if digits() == 0 {
-		return nil, s.errf("Unexpected character ('%s') in numeric value: expected digit (0-9) to follow minus sign, for valid numeric value", s.peekPrintable())
+		return nil, s.errf("Unexpected character (%s) in numeric value: expected digit (0-9) to follow minus sign, for valid numeric value", s.peekPrintable())
 	}
 	if s.pos < len(s.b) && s.b[s.pos] == '.' {
 		s.pos++
 		if digits() == 0 {
-			return nil, s.errf("Unexpected character ('%s') in numeric value: Decimal point not followed by a digit", s.peekPrintable())
+			return nil, s.errf("Unexpected character (%s) in numeric value: Decimal point not followed by a digit", s.peekPrintable())
 		}
 	}
 	if s.pos < len(s.b) && (s.b[s.pos] == 'e' || s.b[s.pos] == 'E') {
@@ -366,11 +370,11 @@ func (s *scanner) readNumber() ([]byte, error) {
 			s.pos++
 		}
 		if digits() == 0 {
-			return nil, s.errf("Unexpected character ('%s') in numeric value: Exponent indicator not followed by a digit", s.peekPrintable())
+			return nil, s.errf("Unexpected character (%s) in numeric value: Exponent indicator not followed by a digit", s.peekPrintable())
 		}
 	}
 	if s.pos < len(s.b) && isIdentByte(s.b[s.pos]) {
-		return nil, s.errf("Unexpected character ('%s') in numeric value", printable(s.b[s.pos]))
+		return nil, s.errf("Unexpected character (%s) in numeric value", printable(s.b[s.pos]))
 	}
 	return s.b[start:s.pos], nil
 }

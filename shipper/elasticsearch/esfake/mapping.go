@@ -121,7 +121,7 @@ func (w *docWalk) typeOf(p string) fieldType {
 	return w.pending[p]
 }
 
-func (w *docWalk) add(p string, t fieldType) *esError {
+func (w *docWalk) add(col int, p string, t fieldType) *esError {
 	if w.pending == nil {
 		w.pending = map[string]fieldType{}
 	}
@@ -133,13 +133,15 @@ func (w *docWalk) add(p string, t fieldType) *esError {
 	}
 	if limit := w.st.opts.TotalFieldsLimit; total > limit {
 		why := fmt.Sprintf("Limit of total fields [%d] has been exceeded while adding new fields [%d]", limit, len(w.upd.add))
-		return w.fail(why, illegalArgument(why))
+		return w.fail(col, "failed to parse: "+why, illegalArgument(why))
 	}
 	return nil
 }
 
-func (w *docWalk) fail(reason string, cause *esError) *esError {
-	return w.st.parsingError(fmt.Sprintf("[1:%d] %s", w.sc.pos, reason), cause)
+// fail reports a mapping failure at the column of the token being read, as
+// DocumentParser reports parser.getTokenLocation().
+func (w *docWalk) fail(col int, reason string, cause *esError) *esError {
+	return w.st.parsingError(fmt.Sprintf("[1:%d] %s", col, reason), cause)
 }
 
 func join(prefix, name string) string {
@@ -162,21 +164,21 @@ func (w *docWalk) object(prefix string) *esError {
 		name, _ := tok.text()
 		switch {
 		case name == "":
-			return w.fail("failed to parse: Field name cannot be an empty string", illegalArgument("Field name cannot be an empty string"))
+			return w.fail(tok.col, "failed to parse: Field name cannot be an empty string", illegalArgument("Field name cannot be an empty string"))
 		case strings.TrimSpace(name) == "":
-			return w.fail(fmt.Sprintf("Field name cannot contain only whitespace: [%s]", join(prefix, name)), nil)
+			return w.fail(tok.col, fmt.Sprintf("Field name cannot contain only whitespace: [%s]", join(prefix, name)), nil)
 		case prefix == "" && metadataFields[name]:
 			why := fmt.Sprintf("Field [%s] is a metadata field and cannot be added inside a document. Use the index API request parameters.", name)
-			return w.fail("failed to parse: "+why, illegalArgument(why))
+			return w.fail(tok.col, "failed to parse: "+why, illegalArgument(why))
 		case strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, ".."):
 			why := fmt.Sprintf("object field starting or ending with a [.] makes object resolution ambiguous: [%s]", name)
-			return w.fail("failed to parse: "+why, illegalArgument(why))
+			return w.fail(tok.col, "failed to parse: "+why, illegalArgument(why))
 		}
 		full := join(prefix, name)
 		// A dotted name is the objects it names: a.b is {"a":{"b":…}}.
 		for i := len(full) - len(name); i < len(full); i++ {
 			if full[i] == '.' {
-				if e := w.need(full[:i], ftObject, leaf(full[:i]), nil); e != nil {
+				if e := w.need(tok.col, full[:i], ftObject, leaf(full[:i]), nil); e != nil {
 					return e
 				}
 			}
@@ -222,7 +224,7 @@ func (w *docWalk) value(p, name string, tok token) *esError {
 	case tStartObject:
 		switch t := w.typeOf(p); t {
 		case ftNone:
-			if e := w.add(p, ftObject); e != nil {
+			if e := w.add(tok.col, p, ftObject); e != nil {
 				return e
 			}
 		case ftObject:
@@ -232,13 +234,13 @@ func (w *docWalk) value(p, name string, tok token) *esError {
 				return w.st.parsingError(failedToParse(err), nil)
 			}
 			preview := string(w.sc.b[start:w.sc.pos])
-			return w.fail(fmt.Sprintf("failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%s'", p, t, w.id, preview),
+			return w.fail(tok.col, fmt.Sprintf("failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%s'", p, t, w.id, preview),
 				&esError{Status: 400, Type: "illegal_state_exception", Reason: fmt.Sprintf("Can't get text on a START_OBJECT at 1:%d", tok.col)})
 		}
 		return w.object(p)
 	}
 	text, _ := tok.text()
-	return w.need(p, detect(tok, text), name, &scalar{tok: tok, text: text})
+	return w.need(tok.col, p, detect(tok, text), name, &scalar{tok: tok, text: text})
 }
 
 type scalar struct {
@@ -248,22 +250,22 @@ type scalar struct {
 
 // need makes sure the field at p takes a value of the dynamically detected
 // type want (an object for want == ftObject), mapping it when new.
-func (w *docWalk) need(p string, want fieldType, name string, v *scalar) *esError {
+func (w *docWalk) need(col int, p string, want fieldType, name string, v *scalar) *esError {
 	have := w.typeOf(p)
 	if have == ftNone {
-		return w.add(p, want)
+		return w.add(col, p, want)
 	}
 	if have == ftObject {
 		if want == ftObject {
 			return nil
 		}
-		return w.fail(fmt.Sprintf("object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", p, name), nil)
+		return w.fail(col, fmt.Sprintf("object mapping for [%s] tried to parse field [%s] as object, but found a concrete value", p, name), nil)
 	}
 	if v == nil { // a dotted name needs p as an object, but p is a concrete field
-		return w.fail(fmt.Sprintf("Could not dynamically add mapping for field [%s]. Existing mapping for [%s] must be of type object but found [%s].", p, p, have), nil)
+		return w.fail(col, fmt.Sprintf("Could not dynamically add mapping for field [%s]. Existing mapping for [%s] must be of type object but found [%s].", p, p, have), nil)
 	}
 	if cause := fits(have, v); cause != nil {
-		return w.fail(fmt.Sprintf("failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%s'", p, have, w.id, v.text), cause)
+		return w.fail(col, fmt.Sprintf("failed to parse field [%s] of type [%s] in document with id '%s'. Preview of field's value: '%s'", p, have, w.id, v.text), cause)
 	}
 	return nil
 }

@@ -98,6 +98,9 @@ func (f *Fake) serveBulk(w http.ResponseWriter, r *http.Request, defaultIndex st
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return
 	}
+	f.mu.Lock()
+	f.stats.BytesDecoded += int64(len(st.body))
+	f.mu.Unlock()
 	fault := f.nextFault()
 	switch {
 	case fault.Reset:
