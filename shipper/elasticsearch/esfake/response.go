@@ -43,7 +43,7 @@ func matchPattern(pat, p []string) (full, partial bool) {
 	if pat[0] == "**" {
 		f1, p1 := matchPattern(pat[1:], p)
 		f2, p2 := matchPattern(pat, p[1:])
-		return f1 || f2, p1 || p2 || true
+		return f1 || f2, p1 || p2 || len(p) > 0
 	}
 	if ok, _ := path.Match(pat[0], p[0]); !ok {
 		return false, false
@@ -161,9 +161,18 @@ func (e *emitter) close(array bool) {
 	}
 }
 
-// raw writes a member with an already encoded value (an object so written
-// is kept whole when anything under it is asked for).
+// raw writes a member with an already encoded scalar value.
 func (e *emitter) raw(name string, v []byte) {
+	if emit, descend := e.decide(name); !emit || descend {
+		return
+	}
+	e.member(name)
+	e.b = append(e.b, v...)
+}
+
+// rawObject writes a member with an already encoded object, kept whole when
+// anything under it is asked for.
+func (e *emitter) rawObject(name string, v []byte) {
 	if emit, _ := e.decide(name); !emit {
 		return
 	}
@@ -187,10 +196,6 @@ func (e *emitter) int(name string, v int64) {
 	e.b = strconv.AppendInt(e.b, v, 10)
 }
 
-var (
-	shardsOK   = []byte(`{"total":2,"successful":1,"failed":0}`)
-	shardsNoop = []byte(`{"total":0,"successful":0,"failed":0}`)
-)
 
 // appendBulkResponse writes the bulk answer in the flavor's field order.
 func appendBulkResponse(b []byte, fl *filter, flavor Flavor, took int64, errorsSeen bool, results []result) []byte {
@@ -228,14 +233,19 @@ func appendItem(e *emitter, r *result) {
 		}
 		if r.err != nil {
 			e.int("status", int64(r.status))
-			e.raw("error", r.err.appendObject(nil, true))
+			e.rawObject("error", r.err.appendObject(nil, true))
 		} else {
 			e.int("_version", r.version)
 			e.str("result", r.result)
-			if r.noop {
-				e.raw("_shards", shardsNoop)
-			} else {
-				e.raw("_shards", shardsOK)
+			if e.open("_shards", false) {
+				total, ok := int64(2), int64(1)
+				if r.noop {
+					total, ok = 0, 0
+				}
+				e.int("total", total)
+				e.int("successful", ok)
+				e.int("failed", 0)
+				e.close(false)
 			}
 			e.int("_seq_no", r.seqNo)
 			e.int("_primary_term", 1)
