@@ -51,9 +51,30 @@ type updateBody struct {
 	hasDetectOpt bool
 }
 
-// bulkParser holds the scanner it reuses across lines.
+// bulkParser holds the scanner it reuses across lines, and interns index
+// names (a bulk request names few indices, many times).
 type bulkParser struct {
-	sc scanner
+	sc      scanner
+	indices map[string]string
+}
+
+// text returns a metadata value; _index values are interned.
+func (p *bulkParser) text(tok token, field string) string {
+	if field == "_index" {
+		if b, ok := tok.plain(); ok {
+			if s, ok := p.indices[string(b)]; ok {
+				return s
+			}
+			if p.indices == nil || len(p.indices) > 1024 {
+				p.indices = map[string]string{}
+			}
+			s := string(b)
+			p.indices[s] = s
+			return s
+		}
+	}
+	s, _ := tok.text()
+	return s
 }
 
 // parse reads an NDJSON bulk body as Elasticsearch's BulkRequestParser does
@@ -144,7 +165,7 @@ func (p *bulkParser) parseAction(b []byte, line int, defaultIndex string) (it it
 	if tok.kind != tField {
 		return it, false, malformed(line, "expected FIELD_NAME but found [%s]", tok.kind)
 	}
-	action, _ := tok.text()
+	action := tok.name()
 	switch action {
 	case "index":
 		it.op = opIndex
@@ -200,10 +221,10 @@ func (p *bulkParser) parseMetadata(it *item, line int, opTypeText *string) *esEr
 		case tok.kind == tEndObject:
 			return nil
 		case tok.kind == tField:
-			field, _ = tok.text()
+			field = tok.name()
 			continue
 		case tok.kind.isValue():
-			text, _ := tok.text()
+			text := p.text(tok, field)
 			if e := setMetadata(it, line, field, tok, text, opTypeText); e != nil {
 				return e
 			}

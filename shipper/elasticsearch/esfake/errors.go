@@ -21,7 +21,14 @@ type jsonField struct{ name, raw string }
 // shardError returns e with the index, index_uuid and shard fields that a
 // shard-level failure carries.
 func (e *esError) onShard(ix *index) *esError {
-	e.Extra = append(e.Extra, jsonField{"index_uuid", quoteJSON(ix.uuid)}, jsonField{"shard", `"0"`}, jsonField{"index", quoteJSON(ix.concrete)})
+	if ix.shardFields == nil {
+		ix.shardFields = []jsonField{{"index_uuid", quoteJSON(ix.uuid)}, {"shard", `"0"`}, {"index", quoteJSON(ix.concrete)}}
+	}
+	if len(e.Extra) == 0 {
+		e.Extra = ix.shardFields[:3:3] // shared, never appended to in place
+	} else {
+		e.Extra = append(e.Extra, ix.shardFields...)
+	}
 	return e
 }
 

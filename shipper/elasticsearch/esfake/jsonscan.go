@@ -1,6 +1,7 @@
 package esfake
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -66,6 +67,45 @@ func (t token) text() (string, error) {
 		return unquote(t.raw)
 	}
 	return string(t.raw), nil
+}
+
+// plain returns a string token's contents when it has no escapes, without
+// copying (ok is false when it must be unquoted).
+func (t token) plain() (b []byte, ok bool) {
+	if t.kind != tString && t.kind != tField {
+		return t.raw, true
+	}
+	body := t.raw[1 : len(t.raw)-1]
+	for _, c := range body {
+		if c == '\\' {
+			return nil, false
+		}
+	}
+	return body, true
+}
+
+// name returns a field name, interned in names when it has no escapes so
+// that the usual metadata keys cost no allocation.
+func (t token) name() string {
+	if b, ok := t.plain(); ok {
+		switch string(b) {
+		case "create":
+			return "create"
+		case "index":
+			return "index"
+		case "update":
+			return "update"
+		case "delete":
+			return "delete"
+		case "_index":
+			return "_index"
+		case "_id":
+			return "_id"
+		}
+		return string(b)
+	}
+	s, _ := unquote(t.raw)
+	return s
 }
 
 // syntaxError is malformed JSON at a column of the line being read.
@@ -291,6 +331,13 @@ func (s *scanner) readString() ([]byte, error) {
 	start := s.pos
 	s.pos++
 	for s.pos < len(s.b) {
+		// Skip plain ASCII eight bytes at a time.
+		for s.pos+8 <= len(s.b) && !special8(binary.LittleEndian.Uint64(s.b[s.pos:])) {
+			s.pos += 8
+		}
+		if s.pos >= len(s.b) {
+			break
+		}
 		c := s.b[s.pos]
 		switch {
 		case c == '"':
@@ -325,6 +372,19 @@ func (s *scanner) readString() ([]byte, error) {
 		}
 	}
 	return nil, s.errf("Unexpected end-of-input: was expecting closing quote for a string value")
+}
+
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// special8 tells whether any of the eight bytes of w is a control
+// character, '"', '\\' or not ASCII (the classic SWAR zero-byte tests).
+func special8(w uint64) bool {
+	zero := func(v uint64) uint64 { return (v - lo8) & ^v & hi8 }
+	less := (w - 0x20*lo8) & ^w & hi8
+	return (w&hi8)|less|zero(w^('"'*lo8))|zero(w^('\\'*lo8)) != 0
 }
 
 func isHex4(b []byte) bool {

@@ -90,7 +90,10 @@ type docWalk struct {
 // values fit the fields already mapped; unmapped fields are added (returned,
 // committed by the caller only if the whole item succeeds).
 func (m *mapping) check(src []byte, id string, st *store) (*mappingUpdate, *esError) {
-	w := &docWalk{m: m, st: st, id: id}
+	w := &st.walk // the caller commits or drops w.upd before the next check
+	w.m, w.st, w.id, w.hasTS = m, st, id, 0
+	w.upd.add = w.upd.add[:0]
+	clear(w.pending)
 	w.sc.reset(src)
 	tok, err := w.sc.next()
 	if err != nil {

@@ -30,6 +30,8 @@ type store struct {
 	idPrefix    [7]byte
 	idSeq       uint64
 	seed        maphash.Seed
+	sc          scanner // reused by validateOnly
+	walk        docWalk // reused by mapping checks
 }
 
 type index struct {
@@ -44,6 +46,8 @@ type index struct {
 	live       int64
 	seqNo      int64 // the next sequence number
 	mapping    mapping
+	// shardFields are index_uuid, shard and index, rendered once.
+	shardFields []jsonField
 }
 
 type doc struct {
@@ -230,7 +234,7 @@ func (st *store) parsingError(reason string, cause *esError) *esError {
 
 // validateOnly checks that src is one JSON object and nothing more.
 func (st *store) validateOnly(src []byte) *esError {
-	var s scanner
+	s := &st.sc
 	s.reset(src)
 	tok, err := s.next()
 	if err != nil {
