@@ -196,7 +196,6 @@ func (e *emitter) int(name string, v int64) {
 	e.b = strconv.AppendInt(e.b, v, 10)
 }
 
-
 // appendBulkResponse writes the bulk answer in the flavor's field order.
 func appendBulkResponse(b []byte, fl *filter, flavor Flavor, took int64, errorsSeen bool, results []result) []byte {
 	e := emitter{b: b, fl: fl}
