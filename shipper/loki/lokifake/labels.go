@@ -176,6 +176,9 @@ func (p *labelParser) str() (string, error) {
 		case c == q:
 			p.pos++
 			raw := p.s[start:p.pos]
+			if !utf8.ValidString(raw) {
+				return "", &labelError{col: start + 1, msg: "invalid UTF-8 in quoted string"}
+			}
 			if q == '`' {
 				return raw[1 : len(raw)-1], nil
 			}
@@ -188,7 +191,7 @@ func (p *labelParser) str() (string, error) {
 			if err != nil {
 				return "", &labelError{col: start + 1, msg: "invalid syntax in quoted string"}
 			}
-			if !utf8.ValidString(v) {
+			if !utf8.ValidString(v) { // an escape such as \xff
 				return "", &labelError{col: start + 1, msg: "invalid UTF-8 in quoted string"}
 			}
 			return v, nil

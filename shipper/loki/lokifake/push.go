@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/snappy"
 )
 
 // Fault disturbs the answer to one push. Faults are queued with Script and
@@ -197,11 +196,11 @@ func (f *Fake) readPush(r *http.Request, st *pushState) (wire int64, status int,
 		// No Content-Type, application/x-protobuf or anything else: a
 		// snappy block-compressed PushRequest.
 		var dl int
-		if dl, err = snappy.DecodedLen(body); err == nil {
+		if dl, err = snappyDecodedLen(body); err == nil {
 			if int64(dl) > maxPlain {
 				return wire, http.StatusBadRequest, fmt.Sprintf("decompressed message size too large than max (%d vs %d)", dl, maxPlain)
 			}
-			if st.raw, err = snappy.Decode(st.raw[:cap(st.raw)], body); err == nil {
+			if st.raw, err = snappyDecode(st.raw[:cap(st.raw)], body); err == nil {
 				f.countDecoded(len(st.raw))
 				err = decodePush(st.raw, &st.req)
 			}
