@@ -125,7 +125,8 @@ func (f *Fake) ingest(tenantID string, req *pushRequest, rateLimited bool) (int,
 			bad.add(msg)
 			continue
 		}
-		v := validated{labels: canonical}
+		// The valid entries are kept in place, in order.
+		v := validated{labels: canonical, entries: s.entries[:0]}
 		for j := range s.entries {
 			if reason, msg := f.validateEntry(canonical, &s.entries[j], now); reason != "" {
 				refused[reason]++
@@ -230,6 +231,10 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 		s.add(*e, o.StorageOff)
 		f.stats.Stored++
 		f.stats.Streams[StreamKey{tenantID, v.labels}]++
+	}
+	if o.StorageOff {
+		// Lines borrow the request's buffer: keep our own copy of the last.
+		s.lastLine = strings.Clone(s.lastLine)
 	}
 	if nfail == 0 {
 		return 0, ""

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -55,7 +56,10 @@ func (e *protoError) Error() string { return "proto: " + e.where + ": " + e.msg 
 
 // decodePush decodes a PushRequest. It never allocates more than the input
 // justifies: every repeated element consumes input bytes.
-func decodePush(b []byte, req *pushRequest) error {
+//
+// With borrow, lines are not copied: they point into b, which must then
+// outlive every use of the request (the storage-off path keeps no line).
+func decodePush(b []byte, req *pushRequest, borrow bool) error {
 	req.streams = req.streams[:0]
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -71,7 +75,7 @@ func decodePush(b []byte, req *pushRequest) error {
 			}
 			b = b[n:]
 			var s pushStream
-			if err := decodeStream(v, &s, len(req.streams)); err != nil {
+			if err := decodeStream(v, &s, len(req.streams), borrow); err != nil {
 				return err
 			}
 			req.streams = append(req.streams, s)
@@ -92,7 +96,7 @@ func wrongType(msg string, num protowire.Number, typ protowire.Type) error {
 	return &protoError{msg, fmt.Sprintf("wrong wireType = %d for field %d", typ, num)}
 }
 
-func decodeStream(b []byte, s *pushStream, index int) error {
+func decodeStream(b []byte, s *pushStream, index int, borrow bool) error {
 	where := fmt.Sprintf("PushRequest.streams[%d]", index)
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -114,7 +118,7 @@ func decodeStream(b []byte, s *pushStream, index int) error {
 				return &protoError{where + ".entries", protowire.ParseError(n).Error()}
 			}
 			var e Entry
-			if err := decodeEntry(v, &e, fmt.Sprintf("%s.entries[%d]", where, len(s.entries))); err != nil {
+			if err := decodeEntry(v, &e, where, len(s.entries), borrow); err != nil {
 				return err
 			}
 			s.entries = append(s.entries, e)
@@ -138,51 +142,56 @@ func decodeStream(b []byte, s *pushStream, index int) error {
 	return nil
 }
 
-func decodeEntry(b []byte, e *Entry, where string) error {
+func decodeEntry(b []byte, e *Entry, stream string, index int, borrow bool) error {
+	where := func() string { return fmt.Sprintf("%s.entries[%d]", stream, index) }
 	var sec, nsec int64
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return &protoError{where, protowire.ParseError(n).Error()}
+			return &protoError{where(), protowire.ParseError(n).Error()}
 		}
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return &protoError{where + ".timestamp", protowire.ParseError(n).Error()}
+				return &protoError{where() + ".timestamp", protowire.ParseError(n).Error()}
 			}
 			var err error
 			if sec, nsec, err = decodeTimestamp(v); err != nil {
-				return &protoError{where + ".timestamp", err.Error()}
+				return &protoError{where() + ".timestamp", err.Error()}
 			}
 			b = b[n:]
 		case num == 2 && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return &protoError{where + ".line", protowire.ParseError(n).Error()}
+				return &protoError{where() + ".line", protowire.ParseError(n).Error()}
 			}
-			e.Line = string(v)
+			if borrow {
+				e.Line = unsafe.String(unsafe.SliceData(v), len(v))
+			} else {
+				e.Line = string(v)
+			}
 			b = b[n:]
 		case (num == 3 || num == 4) && typ == protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return &protoError{where, protowire.ParseError(n).Error()}
+				return &protoError{where(), protowire.ParseError(n).Error()}
 			}
 			var lp LabelPair
 			if err := decodePair(v, &lp); err != nil {
-				return &protoError{where + ".structuredMetadata", err.Error()}
+				return &protoError{where() + ".structuredMetadata", err.Error()}
 			}
 			if num == 3 {
 				e.StructuredMetadata = append(e.StructuredMetadata, lp)
 			}
 			b = b[n:]
 		case num >= 1 && num <= 4:
-			return wrongType(where, num, typ)
+			return wrongType(where(), num, typ)
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return &protoError{where, protowire.ParseError(n).Error()}
+				return &protoError{where(), protowire.ParseError(n).Error()}
 			}
 			b = b[n:]
 		}

@@ -202,7 +202,7 @@ func (f *Fake) readPush(r *http.Request, st *pushState) (wire int64, status int,
 			}
 			if st.raw, err = snappyDecode(st.raw[:cap(st.raw)], body); err == nil {
 				f.countDecoded(len(st.raw))
-				err = decodePush(st.raw, &st.req)
+				err = decodePush(st.raw, &st.req, f.opts.StorageOff)
 			}
 		}
 	}
