@@ -26,11 +26,7 @@ type stream struct {
 	byTS    map[int64][]int32   // storage on: entries by timestamp, for duplicates
 	hashes  map[uint64]struct{} // storage off: hashes of (timestamp, line)
 	highest time.Time
-	// lastTS and lastLine are the last entry accepted, which Loki drops a
-	// repeat of before any other check.
-	lastTS   time.Time
-	lastLine string
-	count    int64
+	count   int64
 }
 
 var seed = maphash.MakeSeed()
@@ -207,14 +203,10 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 	nfail := 0
 	for i := range v.entries {
 		e := &v.entries[i]
-		// Loki's order: a repeat of the last accepted entry is dropped
-		// silently; then an entry too far behind the newest is refused, even
-		// if it was stored before; an accepted repeat of an older entry is
-		// dropped by the chunk (or merged away by queries).
-		if e.Timestamp.Equal(s.lastTS) && e.Line == s.lastLine && s.count > 0 {
-			f.stats.Duplicates++
-			continue
-		}
+		// Loki's order: an entry too far behind the newest is refused, even
+		// if it was stored before; an accepted repeat is dropped silently
+		// (Loki drops a repeat of the last line first, but the last accepted
+		// line is never outside the window, so that check changes nothing).
 		if cutoff := s.highest.Add(-o.OutOfOrderWindow); !s.highest.IsZero() && cutoff.After(e.Timestamp) {
 			nfail++
 			if len(fails) < o.MaxReturnedErrors {
@@ -223,7 +215,6 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 			}
 			continue
 		}
-		s.lastTS, s.lastLine = e.Timestamp, e.Line
 		if s.duplicate(e, o.StorageOff) {
 			f.stats.Duplicates++
 			continue
@@ -231,10 +222,6 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 		s.add(*e, o.StorageOff)
 		f.stats.Stored++
 		f.stats.Streams[StreamKey{tenantID, v.labels}]++
-	}
-	if o.StorageOff {
-		// Lines borrow the request's buffer: keep our own copy of the last.
-		s.lastLine = strings.Clone(s.lastLine)
 	}
 	if nfail == 0 {
 		return 0, ""

@@ -355,14 +355,3 @@ func TestStorageOffAndServiceName(t *testing.T) {
 	}
 }
 
-// With StorageOff lines borrow the request buffer; the repeat-of-the-last
-// check must still see the last line of an earlier push.
-func TestStorageOffLastLineSurvivesBufferReuse(t *testing.T) {
-	s := Start(t, Options{Now: clock, StorageOff: true, OutOfOrderWindow: time.Second})
-	last := entry(now, "the last line")
-	push(t, s, strm(`{app="x"}`, entry(now.Add(-time.Minute), "older"), last))
-	push(t, s, strm(`{app="y"}`, entry(now, strings.Repeat("z", len("the last line")))))
-	if a := push(t, s, strm(`{app="x"}`, last)); a.status != 204 || s.Stats().Duplicates != 1 {
-		t.Errorf("repeat of the last line after another push: %d %q, %d duplicates", a.status, a.body, s.Stats().Duplicates)
-	}
-}
