@@ -67,7 +67,9 @@ type Options struct {
 	// TotalFieldsLimit is index.mapping.total_fields.limit; 0 means 1000.
 	TotalFieldsLimit int
 	// TLS, when set, serves HTTPS with this configuration (Start adds the
-	// httptest certificate when it has none); ClientAuth in it asks for mTLS.
+	// httptest certificate when it has none); ClientAuth and ClientCAs in it
+	// ask for mTLS (Server.Client then has no client certificate: a test of
+	// mTLS builds its own client).
 	TLS *tls.Config
 	// Now is the clock for data stream backing index names; nil is time.Now.
 	Now func() time.Time

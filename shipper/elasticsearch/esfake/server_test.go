@@ -350,3 +350,34 @@ func TestTLS(t *testing.T) {
 		t.Errorf("GET / over TLS: %d", a.status)
 	}
 }
+
+// Concurrent bulk requests creating overlapping ids: every id stored once,
+// every other create a 409 (run with -race to check the locking).
+func TestConcurrentBulks(t *testing.T) {
+	s := Start(t, Options{})
+	const workers, ids = 4, 50
+	var body strings.Builder
+	for i := range ids {
+		body.WriteString(ndjson(`{"create":{"_index":"c","_id":"`+strings.Repeat("i", i+1)+`"}}`, `{"n":1}`))
+	}
+	done := make(chan struct{}, workers)
+	for range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			req, _ := http.NewRequest(http.MethodPost, s.URL+"/_bulk", strings.NewReader(body.String()))
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			resp, err := s.Client().Do(req)
+			if err != nil {
+				t.Errorf("bulk: %v", err)
+				return
+			}
+			resp.Body.Close()
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	if st := s.Stats(); s.DocCount("c") != ids || st.Conflicts != (workers-1)*ids {
+		t.Errorf("%d docs, %d conflicts", s.DocCount("c"), st.Conflicts)
+	}
+}

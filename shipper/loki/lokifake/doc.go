@@ -69,7 +69,6 @@
 //     the JSON decoder's errors are the fake's own.
 //   - Loki 3 adds a service_name label by default; the fake does so only
 //     with DiscoverServiceName. Label names starting with "__" are accepted.
-//     Structured metadata is compared neither for duplicates nor per stream.
 //   - The gateway options (Users, BearerTokens) stand for an authenticating
 //     proxy in front of Loki, which has no authentication of its own.
 //   - With StorageOff, two entries whose 64-bit hashes collide count as one

@@ -21,8 +21,8 @@ type Fault struct {
 	// Status answers the push with this status, storing nothing. 429 is
 	// Loki's ingestion rate limit answer, given after validation as Loki
 	// gives it; any other status is answered with Body, or with a message
-	// like Loki's for it (500 an ingester RPC error, 503 "too many
-	// unhealthy instances in the ring").
+	// like Loki's for it (413 "message size too large than max", 500 an
+	// ingester RPC error, 503 "too many unhealthy instances in the ring").
 	Status int
 	Body   string
 	// Reset closes the connection with a TCP RST before anything is stored.
@@ -69,8 +69,6 @@ func statusBody(status int) string {
 		return "rpc error: code = Internal desc = lokifake: injected ingester failure"
 	case http.StatusServiceUnavailable:
 		return "too many unhealthy instances in the ring"
-	case http.StatusRequestEntityTooLarge:
-		return "message size too large than max (0 vs 0)"
 	}
 	return fmt.Sprintf("lokifake: injected status %d", status)
 }
@@ -116,7 +114,11 @@ func (f *Fake) servePush(w http.ResponseWriter, r *http.Request) {
 		return
 	case fault.Status != 0 && fault.Status != http.StatusTooManyRequests:
 		body := fault.Body
-		if body == "" {
+		switch {
+		case body != "":
+		case fault.Status == http.StatusRequestEntityTooLarge:
+			body = fmt.Sprintf("message size too large than max (%d vs %d)", wire, f.opts.MaxRequestBytes)
+		default:
 			body = statusBody(fault.Status)
 		}
 		f.answer(w, fault.Status, body, wire)

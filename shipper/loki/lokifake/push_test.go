@@ -355,3 +355,45 @@ func TestStorageOffAndServiceName(t *testing.T) {
 	}
 }
 
+// Concurrent pushes to several streams: every entry stored once (run with
+// -race to check the locking).
+func TestConcurrentPushes(t *testing.T) {
+	s := Start(t, Options{Now: clock})
+	const workers, per = 4, 50
+	done := make(chan struct{}, workers)
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range per {
+				labels := fmt.Sprintf(`{app="c", w="%d"}`, w%2)
+				body := snappy.Encode(nil, encodePush(strm(labels, entry(now.Add(-time.Duration(i)*time.Millisecond), fmt.Sprint(w, "-", i)))))
+				req, _ := http.NewRequest(http.MethodPost, s.PushURL(), bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-protobuf")
+				resp, err := s.Client().Do(req)
+				if err != nil {
+					t.Errorf("push: %v", err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 204 {
+					t.Errorf("status %d", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	if st := s.Stats(); st.Stored != workers*per {
+		t.Errorf("stored %d of %d", st.Stored, workers*per)
+	}
+}
+
+func TestScriptedTooLarge(t *testing.T) {
+	s := Start(t, Options{Now: clock})
+	s.Script(Fault{Status: 413})
+	body := snappy.Encode(nil, encodePush(strm(`{app="x"}`, entry(now, "l"))))
+	if a := post(t, s, body); a.status != 413 || a.body != fmt.Sprintf("message size too large than max (%d vs %d)\n", len(body), DefaultMaxRequestBytes) {
+		t.Errorf("scripted 413: %d %q", a.status, a.body)
+	}
+}

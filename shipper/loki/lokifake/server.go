@@ -92,7 +92,9 @@ type Options struct {
 	// itself has none): a request without one of them is answered 401.
 	Users        map[string]string
 	BearerTokens []string
-	// TLS, when set, serves HTTPS with this configuration.
+	// TLS, when set, serves HTTPS with this configuration (Start adds the
+	// httptest certificate when it has none; for mTLS set ClientAuth and
+	// ClientCAs, and give the client its own certificate).
 	TLS *tls.Config
 	// Now is the clock for reject_old_samples and creation_grace_period.
 	Now func() time.Time
