@@ -79,7 +79,8 @@
 //     detection, dynamic templates or explicit mappings). OpenSearch is held
 //     to Elasticsearch 9's strict bulk parser, which may be stricter than an
 //     OpenSearch 2 node.
-//   - Expect: 100-continue is answered by Go's server, not with 417.
+//   - Expect: 100-continue is answered by Go's server, not with 417. An
+//     update's merged source is re-serialized with its keys sorted.
 //   - With StorageOff, documents are only checked to be one JSON object
 //     (no mapping, no @timestamp check), if_seq_no is not checked, versions
 //     are reported as 1 (created) and 2 (updated), and two ids whose 64-bit

@@ -219,3 +219,37 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("merged document %s", d.Source)
 	}
 }
+
+func TestOpTypeAndSeqNo(t *testing.T) {
+	s := Start(t, Options{})
+	bulk(t, s, ndjson(`{"index":{"_index":"o","_id":"1"}}`, `{"v":1}`))
+	_, its := items(t, bulk(t, s, ndjson(
+		`{"index":{"_index":"o","_id":"1","op_type":"create"}}`, `{"v":2}`,
+		`{"index":{"_index":"o","_id":"1","if_seq_no":5,"if_primary_term":1}}`, `{"v":3}`,
+		`{"index":{"_index":"o","_id":"1","if_seq_no":0,"if_primary_term":1}}`, `{"v":4}`,
+		`{"delete":{"_index":"o","_id":"2","if_seq_no":0,"if_primary_term":1}}`,
+	)))
+	want := []struct {
+		status int
+		reason string
+	}{
+		{409, "[1]: version conflict, document already exists (current version [1])"},
+		{409, "[1]: version conflict, required seqNo [5], primary term [1]. current document has seqNo [0] and primary term [1]"},
+		{200, ""},
+		{409, "[2]: version conflict, required seqNo [0], primary term [1]. but no document was found"},
+	}
+	for i, w := range want {
+		if r, _ := its[i].Error["reason"].(string); its[i].Status != w.status || r != w.reason {
+			t.Errorf("item %d: %d %q, want %d %q", i, its[i].Status, r, w.status, w.reason)
+		}
+	}
+	if its[0].Action != "index" {
+		t.Errorf("an index action with op_type create answers under %q", its[0].Action)
+	}
+	if c := s.Stats().Conflicts; c != 1 {
+		t.Errorf("conflicts %d: only the create of an existing id is one", c)
+	}
+	if a := send(t, s, "HEAD", "/", nil); a.status != 200 || a.body != "" {
+		t.Errorf("HEAD /: %d %q", a.status, a.body)
+	}
+}

@@ -45,7 +45,7 @@ func (s *Stats) countItem(r *result, ix *index) {
 	s.ItemsByStatus[r.status]++
 	switch {
 	case r.err != nil:
-		if r.status == 409 && r.action == "create" && r.err.Type == "version_conflict_engine_exception" {
+		if r.exists {
 			s.Conflicts++
 		}
 	case r.result == "created":

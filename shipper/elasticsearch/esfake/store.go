@@ -159,6 +159,7 @@ type result struct {
 	version int64
 	seqNo   int64
 	noop    bool
+	exists  bool // a create found the id live: the replay an exactly-once output expects
 	err     *esError
 }
 
@@ -302,7 +303,7 @@ func (st *store) write(ix *index, it *item, r result) result {
 		}
 		e := &esError{Status: 409, Type: "version_conflict_engine_exception",
 			Reason: fmt.Sprintf("[%s]: version conflict, document already exists (current version [%d])", r.id, version)}
-		r.status, r.err = 409, e.onShard(ix)
+		r.status, r.err, r.exists = 409, e.onShard(ix), true
 		return r
 	}
 	if e := st.seqCheck(ix, it, d, exists, r.id); e != nil {
