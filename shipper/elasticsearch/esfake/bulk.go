@@ -56,21 +56,14 @@ type updateBody struct {
 type bulkParser struct {
 	sc      scanner
 	indices map[string]string
+	slow    bool // no fast path (tests compare the two)
 }
 
 // text returns a metadata value; _index values are interned.
 func (p *bulkParser) text(tok token, field string) string {
 	if field == "_index" {
 		if b, ok := tok.plain(); ok {
-			if s, ok := p.indices[string(b)]; ok {
-				return s
-			}
-			if p.indices == nil || len(p.indices) > 1024 {
-				p.indices = map[string]string{}
-			}
-			s := string(b)
-			p.indices[s] = s
-			return s
+			return p.intern(b)
 		}
 	}
 	s, _ := tok.text()
@@ -92,7 +85,14 @@ func (p *bulkParser) parse(body []byte, defaultIndex string, items []item) ([]it
 		}
 		end := from + nl
 		line++
-		it, skip, err := p.parseAction(body[from:end], line, defaultIndex)
+		var it item
+		var skip bool
+		var err *esError
+		if fast, ok := p.fastAction(body[from:end], line, defaultIndex); ok && !p.slow {
+			it = fast
+		} else {
+			it, skip, err = p.parseAction(body[from:end], line, defaultIndex)
+		}
 		from = end + 1
 		if err != nil {
 			return items, err

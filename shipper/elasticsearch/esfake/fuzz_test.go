@@ -1,7 +1,9 @@
 package esfake
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
@@ -16,8 +18,22 @@ func FuzzParseBulk(f *testing.F) {
 	f.Add([]byte("{\"index\":{}}\n\"x\"\n"))
 	st := &store{}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var p bulkParser
+		var p, slow bulkParser
+		slow.slow = true
 		items, e := p.parse(body, "d", nil)
+		want, we := slow.parse(body, "d", nil)
+		if !reflect.DeepEqual(items, want) || !reflect.DeepEqual(e, we) {
+			t.Fatalf("fast and general parsers differ:\n%+v %v\n%+v %v", items, e, want, we)
+		}
+		for _, it := range items {
+			if it.source != nil && validObject(it.source) {
+				var chk store
+				chk.init(Options{StorageOff: true}.withDefaults())
+				if e := chk.validateSlow(it.source); e != nil {
+					t.Fatalf("fast validation accepts %q, the scanner says %s", it.source, e.Reason)
+				}
+			}
+		}
 		if e != nil {
 			if !json.Valid(e.appendBody(nil)) {
 				t.Fatalf("error body not JSON: %s", e.appendBody(nil))
@@ -30,6 +46,9 @@ func FuzzParseBulk(f *testing.F) {
 			results = append(results, st.apply(&items[i], NoFault))
 		}
 		out := appendBulkResponse(nil, nil, Elasticsearch, 0, true, results)
+		if filtered := appendBulkResponse(nil, &filter{}, Elasticsearch, 0, true, results); !bytes.Equal(out, filtered) {
+			t.Fatalf("fast answer %s\ndiffers from the general one %s", out, filtered)
+		}
 		var resp struct{ Items []json.RawMessage }
 		if err := json.Unmarshal(out, &resp); err != nil || len(resp.Items) != len(items) {
 			t.Fatalf("answer %s (%v) for %d items", out, err, len(items))

@@ -213,6 +213,11 @@ func appendBulkResponse(b []byte, fl *filter, flavor Flavor, took int64, errorsS
 	}
 	if e.open("items", true) {
 		for i := range results {
+			if r := &results[i]; fl == nil && r.err == nil && !r.noop {
+				e.member("")
+				e.b = appendCreated(e.b, r)
+				continue
+			}
 			appendItem(&e, &results[i])
 		}
 		e.close(true)

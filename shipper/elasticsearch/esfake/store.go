@@ -235,6 +235,14 @@ func (st *store) parsingError(reason string, cause *esError) *esError {
 
 // validateOnly checks that src is one JSON object and nothing more.
 func (st *store) validateOnly(src []byte) *esError {
+	if validObject(src) {
+		return nil
+	}
+	return st.validateSlow(src)
+}
+
+// validateSlow is validateOnly by the scanner, which words the errors.
+func (st *store) validateSlow(src []byte) *esError {
 	s := &st.sc
 	s.reset(src)
 	tok, err := s.next()
