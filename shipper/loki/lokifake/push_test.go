@@ -397,3 +397,13 @@ func TestScriptedTooLarge(t *testing.T) {
 		t.Errorf("scripted 413: %d %q", a.status, a.body)
 	}
 }
+
+// Loki answers a push that nothing survives validation of before its rate
+// limiter: a 400, even when it would rate-limit.
+func TestRateLimitAfterValidation(t *testing.T) {
+	s := Start(t, Options{Now: clock})
+	s.Script(Fault{Status: 429})
+	if a := push(t, s, strm(`{}`, entry(now, "x"))); a.status != 400 || s.Pending() != 0 {
+		t.Errorf("rate limit with nothing valid: %d %q, %d faults pending", a.status, a.body, s.Pending())
+	}
+}
