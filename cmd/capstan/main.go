@@ -21,6 +21,7 @@ const (
 	exitFailure   = 1 // could not start, or failed while running
 	exitUsage     = 2 // unknown command or flag
 	exitBadConfig = 3 // the configuration cannot be read or is invalid
+	exitInUse     = 4 // validate: valid, but data_dir is in use by a running capstan
 	// 128+N: a second signal N cut the shutdown short (the spool recovers at
 	// the next start; outputs resend what they had not committed).
 )
@@ -46,7 +47,8 @@ Configuration: a YAML file, then CAPSTAN_* environment variables
 docs/configuration.md.
 
 Exit codes: 0 ok or clean stop, 1 failure, 2 usage error, 3 configuration
-unreadable or invalid, 128+N stopped at once by a second signal N.
+unreadable or invalid, 4 (validate) valid but data_dir in use by a running
+capstan, 128+N stopped at once by a second signal N.
 `
 
 func main() {
@@ -71,6 +73,14 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 	case "validate":
 		return runValidate(args[1:], stdout, stderr)
 	case "version", "--version":
+		if len(args) > 1 {
+			if args[1] == "--help" || args[1] == "-h" {
+				fmt.Fprint(stdout, "Usage: capstan version\n\nPrints the version, commit and build date, and the input and output types\nbuilt in.\n")
+				return exitOK
+			}
+			fmt.Fprintf(stderr, "capstan version: unexpected argument %q (see capstan version --help)\n", args[1])
+			return exitUsage
+		}
 		fmt.Fprintf(stdout, "capstan %s (commit %s, built %s)\n", version, commit, date)
 		reg := registry(io.Discard)
 		ins, outs := reg.Types(component.KindInput), reg.Types(component.KindOutput)

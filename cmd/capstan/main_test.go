@@ -414,10 +414,11 @@ func TestRunDeliversOnceAcrossRestarts(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	// The data dir is locked while the agent runs: validate says so.
+	// The data dir is locked while the agent runs: validate says the
+	// configuration is valid and the data dir in use, with its own code.
 	r := capstan(t, dir, env(), "validate", "-c", cfgPath)
-	if r.code != 3 || !strings.Contains(r.stderr, "is locked by another capstan") {
-		t.Errorf("validate on a running agent's config: exit %d\n%s", r.code, r.stderr)
+	if r.code != 4 || !strings.Contains(r.stdout, ": valid; the data dir "+data+" is in use by a running capstan (pid ") {
+		t.Errorf("validate on a running agent's config: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r := capstan(t, dir, env(), "validate", "--no-lock-check", "-c", cfgPath); r.code != 0 {
 		t.Errorf("validate --no-lock-check: exit %d\n%s", r.code, r.stderr)

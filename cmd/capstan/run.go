@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/capstan-agent/capstan/agent"
 	"github.com/capstan-agent/capstan/agent/config"
@@ -44,6 +45,10 @@ Exit codes: 0 clean stop, 1 failure, 2 usage error, 3 invalid configuration,
 Flags:
 ` + configFlagsHelp + `      --watch-config     also reload when the -c file changes (as SIGHUP does)
 `
+
+// repeatWindow is how soon a repeat of the stopping signal is taken as the
+// same signal delivered twice.
+const repeatWindow = time.Second
 
 func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
@@ -89,6 +94,10 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 		sigs = make(chan os.Signal, 2)
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 		defer signal.Stop(sigs)
+		// A closed standard output must not kill the agent: a write to it
+		// fails with EPIPE instead, and the stdout output says so (it is down,
+		// not the agent).
+		signal.Ignore(syscall.SIGPIPE)
 	}
 	// Watch before starting, so that no change after "agent started" is missed.
 	reloads := make(chan struct{}, 1)
@@ -121,6 +130,7 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 			continue
 		}
 		log.Info("signal received: stopping (a second signal exits at once)", zap.Stringer("signal", sig))
+		first := time.Now()
 		done := make(chan error, 1)
 		go func() { done <- a.Stop(context.Background()) }()
 		for {
@@ -133,6 +143,13 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 				return exitOK
 			case s := <-sigs:
 				if s == syscall.SIGHUP {
+					continue
+				}
+				if s == sig && time.Since(first) < repeatWindow {
+					// The same signal again at once is one signal sent twice
+					// (GNU timeout signals the process and its group), not
+					// someone asking to cut the shutdown short.
+					log.Info("the same signal again within a second: taken as the same request", zap.Stringer("signal", s))
 					continue
 				}
 				log.Warn("second signal: exiting now; the spool recovers at the next start", zap.Stringer("signal", s))

@@ -1,21 +1,25 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/capstan-agent/capstan/agent/config"
+	"github.com/capstan-agent/capstan/spool"
 )
 
 const validateHelp = `Usage: capstan validate [-c FILE] [flags]
 
 Checks a configuration as capstan run would read it (file, CAPSTAN_*
 environment, flags) and prints every problem at once, each with its key path.
-It also checks that data_dir could be locked, which fails while an agent runs
-on it: pass --no-lock-check to check the configuration of a running agent.
+It also checks that data_dir could be taken: while an agent runs on it, the
+configuration is reported valid with the data dir in use (exit 4); pass
+--no-lock-check to skip that check.
 
-Exit codes: 0 valid, 2 usage error, 3 invalid.
+Exit codes: 0 valid, 2 usage error, 3 invalid, 4 valid but data_dir is in use
+by a running capstan.
 
 Flags:
 ` + configFlagsHelp + `      --no-lock-check    do not check that data_dir can be locked
@@ -29,7 +33,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if code := parse(fs, args, validateHelp, stdout, stderr); code >= 0 {
 		return code
 	}
-	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, CheckDataDir: !*noLock, Registry: registry(io.Discard)})
+	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, Registry: registry(io.Discard)})
 	if err != nil {
 		if !config.IsInvalid(err) {
 			fmt.Fprintf(stderr, "capstan: %v\n", err)
@@ -38,12 +42,25 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		printConfigErrors(stderr, sourceName(cf.path), err)
 		return exitBadConfig
 	}
-	fmt.Fprintf(stdout, "%s: valid (%s, %s, data_dir %s)\n", sourceName(cf.path),
+	code := exitOK
+	state := "valid"
+	if !*noLock {
+		var locked *spool.LockedError
+		switch err := config.CheckDataDir(cfg.DataDir); {
+		case errors.As(err, &locked):
+			state = fmt.Sprintf("valid; the data dir %s is in use by a running capstan (pid %s) — pass --no-lock-check to check a running agent's configuration", cfg.DataDir, locked.PID)
+			code = exitInUse
+		case err != nil:
+			printConfigErrors(stderr, sourceName(cf.path), config.Errors{{Path: "data_dir", Msg: err.Error()}})
+			return exitBadConfig
+		}
+	}
+	fmt.Fprintf(stdout, "%s: %s (%s, %s, data_dir %s)\n", sourceName(cf.path), state,
 		count(len(cfg.Inputs), "input"), count(len(cfg.Outputs), "output"), cfg.DataDir)
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
-	return exitOK
+	return code
 }
 
 func count(n int, noun string) string {
