@@ -285,6 +285,39 @@ func TestAppendJSONValue(t *testing.T) {
 	}
 }
 
+func TestAttrAccessors(t *testing.T) {
+	if v, ok := IntAttr("k", math.MinInt64).Int(); !ok || v != math.MinInt64 {
+		t.Errorf("Int: %d %v", v, ok)
+	}
+	if f, ok := FloatAttr("k", -2.5e-300).Float(); !ok || f != -2.5e-300 {
+		t.Errorf("Float: %v %v", f, ok)
+	}
+	if f, ok := (Attr{Value: []byte("1e-400"), Kind: KindFloat}).Float(); !ok || f != 0 {
+		t.Errorf("Float of an underflow: %v %v", f, ok)
+	}
+	if v, ok := BoolAttr("k", true).Bool(); !ok || !v {
+		t.Errorf("Bool(true): %v %v", v, ok)
+	}
+	if v, ok := BoolAttr("k", false).Bool(); !ok || v {
+		t.Errorf("Bool(false): %v %v", v, ok)
+	}
+	for _, a := range []Attr{StringAttr("k", "1"), {Value: []byte("1x"), Kind: KindInt}, FloatAttr("k", 1)} {
+		if _, ok := a.Int(); ok {
+			t.Errorf("Int of %s %q is ok", a.Kind, a.Value)
+		}
+	}
+	for _, a := range []Attr{IntAttr("k", 1), {Value: []byte("1e999"), Kind: KindFloat}} {
+		if _, ok := a.Float(); ok {
+			t.Errorf("Float of %s %q is ok", a.Kind, a.Value)
+		}
+	}
+	for _, a := range []Attr{StringAttr("k", "true"), {Value: []byte("t"), Kind: KindBool}} {
+		if _, ok := a.Bool(); ok {
+			t.Errorf("Bool of %s %q is ok", a.Kind, a.Value)
+		}
+	}
+}
+
 func TestValidateAllocatesNothing(t *testing.T) {
 	long := []byte(`{"a":[1,2.5e-3,"` + strings.Repeat("é", 100) + `"],"b":{"c":null,"d":true}}`)
 	num := []byte("-1234.5678901234567e-12")
@@ -295,6 +328,8 @@ func TestValidateAllocatesNothing(t *testing.T) {
 		ValidValue(KindInt, []byte("-9223372036854775808"))
 		dst, _ = CompactJSON(dst[:0], long)
 		dst = AppendJSONValue(dst[:0], Attr{Value: long, Kind: KindString})
+		Attr{Value: num, Kind: KindFloat}.Float()
+		Attr{Value: []byte("-9223372036854775808"), Kind: KindInt}.Int()
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations", allocs)

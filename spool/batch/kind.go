@@ -51,6 +51,39 @@ type Attr struct {
 	Kind       Kind
 }
 
+// Int is the value of a KindInt attribute; ok is false for another kind
+// or a value that is not valid. It does not allocate (nor do Float and Bool):
+// an encoder with a typed wire format (OTLP's AnyValue, say) reads values
+// with them.
+func (a Attr) Int() (v int64, ok bool) {
+	if a.Kind != KindInt || !validInt(a.Value) {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(unsafeString(a.Value), 10, 64)
+	return v, err == nil
+}
+
+// Float is the value of a KindFloat attribute (see Int).
+func (a Attr) Float() (f float64, ok bool) {
+	if a.Kind != KindFloat || !validFloat(a.Value) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(unsafeString(a.Value), 64)
+	return f, err == nil || !math.IsInf(f, 0)
+}
+
+// Bool is the value of a KindBool attribute (see Int).
+func (a Attr) Bool() (v, ok bool) {
+	if a.Kind != KindBool || !ValidValue(KindBool, a.Value) {
+		return false, false
+	}
+	return a.Value[0] == 't', true
+}
+
+// unsafeString shares b's bytes: only for strconv parsers, which do not keep
+// their argument (their errors copy it).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 // StringAttr makes a KindString Attr from strings; it copies, so use it off
 // the hot path (like the other *Attr constructors).
 func StringAttr(key, value string) Attr {
@@ -157,8 +190,6 @@ func validFloat(v []byte) bool {
 	if len(v) == 0 || scanNumber(v, 0) != len(v) {
 		return false
 	}
-	// ParseFloat does not keep its argument (its errors copy it), so the
-	// string may share v's bytes: no allocation.
-	f, _ := strconv.ParseFloat(unsafe.String(unsafe.SliceData(v), len(v)), 64)
+	f, _ := strconv.ParseFloat(unsafeString(v), 64)
 	return !math.IsInf(f, 0)
 }
