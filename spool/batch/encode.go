@@ -48,7 +48,8 @@ func (b *Builder) reset(version byte, producer uint64, observed int64, attrs []A
 	if version == MagicV2 {
 		size = headerSizeV2
 	}
-	b.buf = append(b.buf[:0], make([]byte, size)...)
+	var zero [headerSizeV2]byte // Bytes fills it in
+	b.buf = append(b.buf[:0], zero[:size]...)
 	b.buf = binary.AppendUvarint(b.buf, uint64(len(attrs)))
 	b.count, b.firstTS, b.maxTS, b.demoted = 0, 0, 0, 0
 	b.producer, b.sequence, b.observed = producer, 0, observed
