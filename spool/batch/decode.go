@@ -236,6 +236,13 @@ func skipAttrs(b []byte, pos int, typed, validate bool) (int, error) {
 
 // readBytes reads a uvarint length and that many bytes; k < 0 if b is short.
 func readBytes(b []byte) (p []byte, k int) {
+	if len(b) > 0 && b[0] < 0x80 { // most keys and values are shorter than 128 bytes
+		n := int(b[0])
+		if n > len(b)-1 {
+			return nil, -1
+		}
+		return b[1 : 1+n], 1 + n
+	}
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {
 		return nil, -1

@@ -184,7 +184,14 @@ func scanString(b []byte, i int) int {
 		c := b[i]
 		switch {
 		case safe[c]:
-			i++
+			// Byte by byte through short runs (keys, small values), eight
+			// at a time once a run is long.
+			run := i
+			for i++; i < len(b) && safe[b[i]] && i-run < 16; i++ {
+			}
+			for i-run >= 16 && i+8 <= len(b) && !needsEscape8(binary.LittleEndian.Uint64(b[i:])) {
+				i += 8
+			}
 		case c == '"':
 			return i + 1
 		case c == '\\':

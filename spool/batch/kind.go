@@ -190,6 +190,15 @@ func validFloat(v []byte) bool {
 	if len(v) == 0 || scanNumber(v, 0) != len(v) {
 		return false
 	}
+	if len(v) < 300 {
+		exponent := false
+		for _, c := range v {
+			exponent = exponent || c == 'e' || c == 'E'
+		}
+		if !exponent {
+			return true // fewer than 300 digits and no exponent: below 1e300
+		}
+	}
 	f, _ := strconv.ParseFloat(unsafeString(v), 64)
 	return !math.IsInf(f, 0)
 }
