@@ -36,6 +36,7 @@ func BenchmarkEncode(b *testing.B) {
 		{"raw", Raw, v1},
 		{"ndjson", NDJSON, v1},
 		{"ndjson-v2", NDJSON, bytes.Clone(v2.Bytes())},
+		{"ndjson-v1-5-string-attrs", NDJSON, stringBatch(1000)},
 		{"ndjson-v2-5-typed-attrs", NDJSON, typedBatch(1000)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -112,6 +112,21 @@ func typedBatch(records int) []byte {
 	return bytes.Clone(b.Bytes())
 }
 
+// stringBatch is typedBatch in version 1: the same attributes as strings.
+func stringBatch(records int) []byte {
+	var b batch.Builder
+	b.Reset(0, []batch.Attr{batch.StringAttr("host", "h")})
+	attrs := []batch.Attr{
+		batch.StringAttr("level", "info"), batch.StringAttr("status", "200"), batch.StringAttr("duration", "0.0123"),
+		batch.StringAttr("cached", "true"), batch.StringAttr("req", `{"method":"GET","path":"/api/v1/items"}`),
+	}
+	body := []byte(strings.Repeat("x", 200))
+	for i := 0; i < records; i++ {
+		b.AddWithAttrs(int64(1700000000123456789+i), body, attrs)
+	}
+	return bytes.Clone(b.Bytes())
+}
+
 func TestNDJSONTypedAllocatesNothingPerRecord(t *testing.T) {
 	b := typedBatch(1000)
 	e := encoder{format: NDJSON}
