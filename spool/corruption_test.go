@@ -51,7 +51,11 @@ func makeDamageFixture(t *testing.T) *damageFixture {
 		batches = 120
 	}
 	for i := 0; i < batches; i++ {
-		b := mkBatch(uint64(1+i%3), uint64(i), 1+i%3, "dmg")
+		mk := mkBatch // every other batch in version 2: recovery finds both
+		if i%2 == 1 {
+			mk = mkBatchV2
+		}
+		b := mk(uint64(1+i%3), uint64(i), 1+i%3, "dmg")
 		seg := p.active()
 		pos := seg.size.Load()
 		res := mustAppend(t, p, b)

@@ -22,6 +22,18 @@ func mkBatch(producer, seq uint64, n int, tag string) []byte {
 	return bytes.Clone(b.Bytes())
 }
 
+// mkBatchV2 is mkBatch in batch format version 2, with a typed attribute
+// per record, so that spool tests walk both versions side by side.
+func mkBatchV2(producer, seq uint64, n int, tag string) []byte {
+	var b batch.Builder
+	b.ResetV2(producer, int64(seq), []batch.Attr{batch.StringAttr("src", tag)})
+	for i := 0; i < n; i++ {
+		b.AddWithAttrs(int64(seq)*1000+int64(i), fmt.Appendf(nil, "%s-%d-%d", tag, seq, i), []batch.Attr{batch.IntAttr("i", int64(i))})
+	}
+	b.SetSequence(seq)
+	return bytes.Clone(b.Bytes())
+}
+
 func openTest(t testing.TB, dir string, opts Options) *Spool {
 	t.Helper()
 	s, err := Open(dir, opts)

@@ -155,7 +155,7 @@ func (s *segment) resync(from, size int64, want uint64, scratch *[]byte) (int64,
 			return 0, batch.Header{}, read, false
 		}
 		for i := 0; i+batch.HeaderSize <= n; i++ {
-			if chunk[i+batch.LogOverhead] != batch.Magic {
+			if !batch.KnownMagic(chunk[i+batch.LogOverhead]) {
 				continue
 			}
 			if h, err := batch.ParseHeader(chunk[i:n]); err != nil || h.BaseOffset < want {

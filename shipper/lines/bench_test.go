@@ -18,17 +18,39 @@ func BenchmarkEncode(b *testing.B) {
 	for i := range recs {
 		recs[i] = string(bytes.Repeat([]byte("x"), 200))
 	}
-	bt := mkBatch(0, []batch.Attr{batch.StringAttr("host", "h")}, recs...)
-	for _, f := range []Format{Raw, NDJSON} {
-		b.Run(string(f), func(b *testing.B) {
-			e := encoder{format: f}
+	v1 := mkBatch(0, []batch.Attr{batch.StringAttr("host", "h")}, recs...)
+	var v2 batch.Builder // the same records in a version 2 batch
+	v2.ResetV2(0, 1, []batch.Attr{batch.StringAttr("host", "h")})
+	for i, r := range recs {
+		if i == 1 {
+			v2.AddWithAttrs(int64(1700000000123456789+i), []byte(r), []batch.Attr{batch.StringAttr("level", "warn")})
+			continue
+		}
+		v2.Add(int64(1700000000123456789+i), []byte(r))
+	}
+	for _, bc := range []struct {
+		name   string
+		format Format
+		b      []byte
+	}{
+		{"raw", Raw, v1},
+		{"ndjson", NDJSON, v1},
+		{"ndjson-v2", NDJSON, bytes.Clone(v2.Bytes())},
+		{"ndjson-v1-5-string-attrs", NDJSON, stringBatch(1000)},
+		{"ndjson-v2-5-typed-attrs", NDJSON, typedBatch(1000)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := encoder{format: bc.format}
 			b.ReportAllocs()
-			b.SetBytes(int64(len(bt)))
+			b.SetBytes(int64(len(bc.b)))
+			cpu0 := cpuTime()
 			for i := 0; i < b.N; i++ {
 				e.buf = e.buf[:0]
-				e.appendBatches(bt, 0)
+				e.appendBatches(bc.b, 0)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/line")
+			// CPU time is what a loaded machine distorts least.
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*1000), "cpu-ns/line")
 		})
 	}
 }

@@ -13,9 +13,9 @@ type Format string
 const (
 	// Raw writes the record body and a newline.
 	Raw Format = "raw"
-	// NDJSON writes {"ts":"<RFC 3339>","attrs":{...},"body":"..."} and a
-	// newline; attrs holds the batch's source attributes then the record's own
-	// (see AppendNDJSON).
+	// NDJSON writes {"ts":"<RFC 3339>","attrs":{...},"body":...} and a
+	// newline; attrs holds the batch's source attributes then the record's
+	// own, each value as JSON of its kind (see AppendNDJSON).
 	NDJSON Format = "ndjson"
 )
 

@@ -2,8 +2,11 @@ package batch
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"flag"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +15,25 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 const goldenPath = "../../testdata/batch/v1.golden"
+
+// checkGolden compares got with the golden file at path (rewriting it with
+// -update) and returns the file's bytes.
+func checkGolden(t *testing.T, path string, got []byte) []byte {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(filepath.FromSlash(path))
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("the batch format changed (%s):\n got %x\nwant %x\nIf this is meant, add a version (a new magic) and keep reading this one.", path, got, want)
+	}
+	return want
+}
 
 // goldenBatch is the batch pinned by testdata/batch/v1.golden.
 func goldenBatch() []byte {
@@ -27,25 +49,13 @@ func goldenBatch() []byte {
 }
 
 func TestGolden(t *testing.T) {
-	got := goldenBatch()
-	if *update {
-		if err := os.WriteFile(goldenPath, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(filepath.FromSlash(goldenPath))
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("the batch format changed:\n got %x\nwant %x\nIf this is meant, bump Magic and keep a reader for version %d.", got, want, Magic)
-	}
+	want := checkGolden(t, goldenPath, goldenBatch())
 	bt, n, err := Decode(want)
 	if err != nil || n != len(want) {
 		t.Fatalf("decode golden: n=%d err=%v", n, err)
 	}
 	h := bt.Header
-	if h.BaseOffset != 42 || h.Count != 3 || h.Producer != 0x0102030405060708 || h.Sequence != 4096 ||
+	if h.Magic != MagicV1 || bt.ObservedTime != 0 || h.BaseOffset != 42 || h.Count != 3 || h.Producer != 0x0102030405060708 || h.Sequence != 4096 ||
 		h.FirstTimestamp != 1_700_000_000_000_000_000 || h.MaxTimestamp != 1_700_000_000_000_000_500 {
 		t.Fatalf("header: %+v", h)
 	}
@@ -69,6 +79,9 @@ func TestGolden(t *testing.T) {
 			attrs = append(attrs, string(k), string(v))
 		}
 		w := want2[i]
+		if r.BodyKind != KindString || r.ObservedTime != 0 {
+			t.Fatalf("record %d: a v1 record has body kind %s, observed time %d", i, r.BodyKind, r.ObservedTime)
+		}
 		if r.Offset != w.off || r.Timestamp != w.ts || string(r.Body) != w.body || len(attrs) != len(w.attrs) {
 			t.Fatalf("record %d: %+v attrs %v, want %+v", i, r, attrs, w)
 		}
@@ -121,10 +134,16 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// fixCRC re-signs a batch whose bytes a test changed (a v2 batch keeps its
+// observed time: the builder rewrites it from its own field).
 func fixCRC(b []byte) []byte {
 	var bld Builder
 	bld.buf = b
 	h, _ := ParseHeader(b)
+	bld.version = b[offMagic]
+	if bld.version == MagicV2 && len(b) >= headerSizeV2 {
+		bld.observed = int64(binary.LittleEndian.Uint64(b[offObserved:]))
+	}
 	bld.count = h.Count
 	bld.firstTS, bld.maxTS, bld.producer, bld.sequence = h.FirstTimestamp, h.MaxTimestamp, h.Producer, h.Sequence
 	return bld.Bytes()
@@ -149,31 +168,69 @@ func TestBuilderNoAllocsPerRecord(t *testing.T) {
 	}
 }
 
+// FuzzDecode feeds Decode hostile bytes twice: as they are, and re-signed
+// with their CRC (when the header parses), so that mutations reach the
+// record section and the value validators instead of stopping at the CRC.
 func FuzzDecode(f *testing.F) {
 	f.Add(goldenBatch())
+	f.Add(goldenBatchV2())
 	f.Add([]byte{})
 	f.Add(make([]byte, HeaderSize))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		bt, n, err := Decode(b)
-		if err != nil {
-			return
-		}
-		if n > len(b) || n < HeaderSize {
-			t.Fatalf("size %d of %d", n, len(b))
-		}
-		it := bt.Records()
-		var r Record
-		count := 0
-		for it.Next(&r) {
-			ai := r.Attrs()
-			for _, _, ok := ai.Next(); ok; _, _, ok = ai.Next() {
-			}
-			count++
-		}
-		if it.Err() != nil || uint32(count) != bt.Count {
-			t.Fatalf("validated batch failed iteration: %v, %d/%d", it.Err(), count, bt.Count)
+		checkDecoded(t, b)
+		if h, err := ParseHeader(b); err == nil && h.Size() <= int64(len(b)) {
+			c := bytes.Clone(b[:h.Size()])
+			binary.LittleEndian.PutUint32(c[offCRC:], crc32.Checksum(c[offFlags:], castagnoli))
+			checkDecoded(t, c)
 		}
 	})
+}
+
+// checkDecoded holds a batch that Decode accepts to everything Decode
+// promises: iteration cannot fail, every value is valid for its kind, and
+// every value written as JSON is valid JSON.
+func checkDecoded(t *testing.T, b []byte) {
+	bt, n, err := Decode(b)
+	if err != nil {
+		return
+	}
+	if n > len(b) || n < HeaderSize {
+		t.Fatalf("size %d of %d", n, len(b))
+	}
+	var line []byte
+	checkAttrs := func(ai AttrIter) {
+		n := ai.Len()
+		for a, ok := ai.NextAttr(); ok; a, ok = ai.NextAttr() {
+			n--
+			if !ValidValue(a.Kind, a.Value) {
+				t.Fatalf("decoded attribute %q has an invalid %s value %q", a.Key, a.Kind, a.Value)
+			}
+			if bt.Magic == MagicV1 && a.Kind != KindString {
+				t.Fatalf("v1 attribute of kind %s", a.Kind)
+			}
+			line = AppendJSONValue(line[:0], a)
+			if !json.Valid(line) {
+				t.Fatalf("attribute %q (%s) is not JSON: %q", a.Key, a.Kind, line)
+			}
+		}
+		if n != 0 {
+			t.Fatalf("attribute iterator stopped %d early", n)
+		}
+	}
+	checkAttrs(bt.SourceAttrs())
+	it := bt.Records()
+	var r Record
+	count := 0
+	for it.Next(&r) {
+		checkAttrs(r.Attrs())
+		if !ValidValue(r.BodyKind, r.Body) || !json.Valid(AppendJSONValue(line[:0], r.BodyValue())) {
+			t.Fatalf("record %d: invalid %s body %q", r.Offset, r.BodyKind, r.Body)
+		}
+		count++
+	}
+	if it.Err() != nil || uint32(count) != bt.Count {
+		t.Fatalf("validated batch failed iteration: %v, %d/%d", it.Err(), count, bt.Count)
+	}
 }
 
 func BenchmarkBuild200(b *testing.B) {

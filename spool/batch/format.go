@@ -7,7 +7,8 @@ import (
 	"hash/crc32"
 )
 
-// The fixed header of a batch. All integers are little-endian. See docs/format.md.
+// The fixed header of a batch, the same in every version. All integers are
+// little-endian. See docs/format.md.
 //
 //	off size field
 //	  0    8 base_offset      (outside the CRC: rewritten by the spool at append)
@@ -20,7 +21,9 @@ import (
 //	 31    8 max_timestamp    unix nanoseconds
 //	 39    8 producer         source identity, 0 = none
 //	 47    8 sequence         source position just past this batch
-//	 55    - source attributes, then records
+//	 55    - v1: source attributes, then records
+//	 55    8 v2: observed_time    unix nanoseconds (inside the CRC)
+//	 63    - v2: source attributes, then records (attributes carry a kind)
 const (
 	offBaseOffset = 0
 	offLength     = 8
@@ -32,22 +35,39 @@ const (
 	offMaxTS      = 31
 	offProducer   = 39
 	offSequence   = 47
+	offObserved   = 55 // version 2 only
 
-	// HeaderSize is the size of the fixed header; source attributes follow it.
+	// HeaderSize is the size of the fixed header, the same in every
+	// version: it is all a reader needs to find, size and check a batch.
 	HeaderSize = 55
 	// LogOverhead is the part of a batch not counted by its length field.
 	LogOverhead = offMagic
-	// Magic is the current format version.
-	Magic byte = 1
+	// headerSizeV2 is where a version 2 batch's source attributes start.
+	headerSizeV2 = offObserved + 8
 	// MaxBatchSize bounds a batch, header included. Decoders refuse larger
 	// length fields before allocating or reading anything.
 	MaxBatchSize = 64 << 20
 )
 
+// Format versions (the magic byte). Every reader reads every version up to
+// the newest it knows; a Builder writes MagicV1 unless asked for MagicV2.
+const (
+	// MagicV1: attributes are untyped byte strings.
+	MagicV1 byte = 1
+	// MagicV2: attributes and bodies carry a Kind; the batch carries the
+	// time the input built it.
+	MagicV2 byte = 2
+	// MaxMagic is the newest version this package reads and writes.
+	MaxMagic = MagicV2
+)
+
+// KnownMagic reports whether m is a format version this package reads.
+func KnownMagic(m byte) bool { return m >= MagicV1 && m <= MaxMagic }
+
 // Codec is the compression of the record section, kept in the low bits of flags.
 type Codec uint16
 
-// CodecNone is the only codec of format version 1.
+// CodecNone is the only codec of format versions 1 and 2.
 const CodecNone Codec = 0
 
 const codecMask = 0x7
@@ -93,8 +113,8 @@ var (
 	ErrMalformed = errors.New("batch: malformed record section")
 )
 
-// ParseHeader reads and checks the fixed header: magic, a length within
-// bounds and a known codec. It reads no further than HeaderSize bytes and does
+// ParseHeader reads and checks the fixed header: a known magic, a length
+// within bounds for that version and a known codec. It reads no further than HeaderSize bytes and does
 // not check the CRC; Check does.
 func ParseHeader(b []byte) (Header, error) {
 	var h Header
@@ -111,10 +131,15 @@ func ParseHeader(b []byte) (Header, error) {
 	h.MaxTimestamp = int64(binary.LittleEndian.Uint64(b[offMaxTS:]))
 	h.Producer = binary.LittleEndian.Uint64(b[offProducer:])
 	h.Sequence = binary.LittleEndian.Uint64(b[offSequence:])
-	if h.Magic != Magic {
+	minSize := int64(HeaderSize)
+	switch h.Magic {
+	case MagicV1:
+	case MagicV2:
+		minSize = headerSizeV2
+	default:
 		return h, fmt.Errorf("%w %d", ErrMagic, h.Magic)
 	}
-	if h.Length < HeaderSize-LogOverhead || h.Size() > MaxBatchSize {
+	if h.Size() < minSize || h.Size() > MaxBatchSize {
 		return h, fmt.Errorf("%w %d", ErrLength, h.Length)
 	}
 	if h.Codec() != CodecNone {
