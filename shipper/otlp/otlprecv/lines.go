@@ -78,13 +78,14 @@ type lineWriter struct {
 	mu       sync.Mutex
 	out      io.Writer
 	notice   io.Writer
-	requests int
+	requests int   // requests consumed, counting from the -request-base
+	end      int64 // size of the output file after the last write
 	failed   error
 	buf      bytes.Buffer
 }
 
-func newLineWriter(out, notice io.Writer) *lineWriter {
-	return &lineWriter{out: out, notice: notice}
+func newLineWriter(out, notice io.Writer, requestBase int, size int64) *lineWriter {
+	return &lineWriter{out: out, notice: notice, requests: requestBase, end: size}
 }
 
 func (w *lineWriter) consume(ctx context.Context, ld plog.Logs) error {
@@ -143,10 +144,13 @@ func (w *lineWriter) consume(ctx context.Context, ld plog.Logs) error {
 			}
 		}
 	}
-	if _, err := w.out.Write(w.buf.Bytes()); err != nil {
+	n, err := w.out.Write(w.buf.Bytes())
+	w.end += int64(n)
+	if err != nil {
 		return w.fail(fmt.Errorf("write output: %w", err))
 	}
-	if _, err := fmt.Fprintf(w.notice, "request %d records %d\n", w.requests, ld.LogRecordCount()); err != nil {
+	// The reader of the file trusts only bytes up to the end announced here.
+	if _, err := fmt.Fprintf(w.notice, "request %d records %d end %d\n", w.requests, ld.LogRecordCount(), w.end); err != nil {
 		return w.fail(fmt.Errorf("write notice: %w", err))
 	}
 	return nil

@@ -5,7 +5,8 @@
 // the otlptest package; docs/testing.md describes the line format.
 //
 // It prints "ready http=ADDR grpc=ADDR" once both servers listen, then one
-// "request N records M" line after each request's lines are in the file. It runs
+// "request N records M end B" line after each request's lines are in the file
+// (B: the file's size after them). It runs
 // until SIGTERM or SIGINT, or until its standard input closes (the test process
 // that started it is gone).
 package main
@@ -40,6 +41,7 @@ type flags struct {
 	out         string
 	compression string
 	maxBody     int64
+	reqBase     int
 }
 
 func main() {
@@ -49,6 +51,7 @@ func main() {
 	flag.StringVar(&f.out, "out", "", "file the JSON lines are appended to (required)")
 	flag.StringVar(&f.compression, "http-compression", "", "comma-separated request encodings the HTTP server accepts (empty: the receiver's default)")
 	flag.Int64Var(&f.maxBody, "max-request-body", 0, "largest HTTP request body in bytes (0: the receiver's default of 20 MiB)")
+	flag.IntVar(&f.reqBase, "request-base", 0, "number of requests earlier runs wrote to -out (request numbers go on from there)")
 	flag.Parse()
 	if err := run(f); err != nil {
 		fmt.Fprintf(os.Stderr, "otlprecv: %v\n", err)
@@ -68,8 +71,12 @@ func run(f flags) error {
 		return fmt.Errorf("open output: %w", err)
 	}
 	defer out.Close()
+	st, err := out.Stat()
+	if err != nil {
+		return fmt.Errorf("stat output: %w", err)
+	}
 
-	w := newLineWriter(out, os.Stdout)
+	w := newLineWriter(out, os.Stdout, f.reqBase, st.Size())
 	next, err := consumer.NewLogs(w.consume)
 	if err != nil {
 		return fmt.Errorf("create consumer: %w", err)
