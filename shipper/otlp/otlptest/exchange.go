@@ -1,6 +1,11 @@
 package otlptest
 
 import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
 	"google.golang.org/grpc/codes"
 )
 
@@ -30,6 +35,9 @@ type Exchange struct {
 	// Acked reports whether the client was told the request succeeded
 	// (fully, or partially for the records not rejected).
 	Acked bool
+	// Done reports whether the front has finished with the request; until
+	// then only the fields up to DecodeErr are filled in.
+	Done bool
 }
 
 // AnswerKind is what a front does with a request.
@@ -118,4 +126,63 @@ func SentAfterAck(exchanges []Exchange, key func(Record) string) []string {
 		}
 	}
 	return again
+}
+
+// exchangeLog keeps a front's exchanges in arrival order and tells waiters
+// when one is answered.
+type exchangeLog struct {
+	mu       sync.Mutex
+	list     []Exchange
+	answered int
+	changed  chan struct{} // closed and replaced when an exchange is answered
+}
+
+func newExchangeLog() *exchangeLog { return &exchangeLog{changed: make(chan struct{})} }
+
+// add numbers ex (and its records) and records it as under way.
+func (l *exchangeLog) add(ex *Exchange) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ex.N = len(l.list) + 1
+	for i := range ex.Records {
+		ex.Records[i].Request = ex.N
+	}
+	l.list = append(l.list, *ex)
+}
+
+// finish records the answered exchange ex.
+func (l *exchangeLog) finish(ex Exchange) {
+	ex.Done = true
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.list[ex.N-1] = ex
+	l.answered++
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *exchangeLog) snapshot() []Exchange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.list)
+}
+
+// wait returns the exchanges once n of them are answered.
+func (l *exchangeLog) wait(t testing.TB, what string, n int, timeout time.Duration) []Exchange {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		answered, changed := l.answered, l.changed
+		l.mu.Unlock()
+		if answered >= n {
+			return l.snapshot()
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("%s answered %d requests in %v, waited for %d", what, answered, timeout, n)
+		}
+	}
 }

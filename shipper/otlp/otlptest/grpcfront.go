@@ -76,7 +76,7 @@ type GRPCFront struct {
 
 	mu        sync.Mutex
 	script    Script[GRPCAnswer]
-	exchanges []Exchange
+	exchanges *exchangeLog
 }
 
 // NewGRPCFront starts a front for the receiver's OTLP/gRPC address
@@ -94,13 +94,14 @@ func NewGRPCFront(t testing.TB, receiverAddr string, script Script[GRPCAnswer]) 
 		t.Fatalf("grpc front: client for receiver %s: %v", receiverAddr, err)
 	}
 	f := &GRPCFront{
-		Addr:   ln.Addr().String(),
-		t:      t,
-		conn:   conn,
-		client: collogspb.NewLogsServiceClient(conn),
-		served: make(chan struct{}),
-		closed: make(chan struct{}),
-		script: script,
+		Addr:      ln.Addr().String(),
+		t:         t,
+		conn:      conn,
+		client:    collogspb.NewLogsServiceClient(conn),
+		served:    make(chan struct{}),
+		closed:    make(chan struct{}),
+		script:    script,
+		exchanges: newExchangeLog(),
 	}
 	f.srv = grpc.NewServer(grpc.StatsHandler(compressionRecorder{}))
 	collogspb.RegisterLogsServiceServer(f.srv, logsService{f: f})
@@ -119,11 +120,15 @@ func (f *GRPCFront) SetScript(s Script[GRPCAnswer]) {
 	f.script = s
 }
 
-// Exchanges returns the calls answered so far, in the order they arrived.
-func (f *GRPCFront) Exchanges() []Exchange {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Exchange(nil), f.exchanges...)
+// Exchanges returns the calls taken so far, in the order they arrived (those
+// still under way have Done false).
+func (f *GRPCFront) Exchanges() []Exchange { return f.exchanges.snapshot() }
+
+// WaitExchanges waits until n calls are answered and returns the exchanges;
+// it fails the test after timeout.
+func (f *GRPCFront) WaitExchanges(n int, timeout time.Duration) []Exchange {
+	f.t.Helper()
+	return f.exchanges.wait(f.t, "gRPC front", n, timeout)
 }
 
 // Close releases hanging calls and stops the front. Safe to call twice.
@@ -152,11 +157,10 @@ func (s logsService) Export(ctx context.Context, req *collogspb.ExportLogsServic
 		ex.Headers[k] = append([]string(nil), vs...)
 	}
 
+	ex.Records = RecordsOf(req, 0)
+	f.exchanges.add(&ex)
 	f.mu.Lock()
-	ex.N = len(f.exchanges) + 1
-	ex.Records = RecordsOf(req, ex.N)
 	script := f.script
-	f.exchanges = append(f.exchanges, ex)
 	f.mu.Unlock()
 
 	var ans GRPCAnswer
@@ -167,10 +171,7 @@ func (s logsService) Export(ctx context.Context, req *collogspb.ExportLogsServic
 	resp, err := f.answer(ctx, md, &ex, ans, req)
 	ex.Code = status.Code(err)
 	ex.Acked = err == nil
-
-	f.mu.Lock()
-	f.exchanges[ex.N-1] = ex
-	f.mu.Unlock()
+	f.exchanges.finish(ex)
 	return resp, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	statuspb "google.golang.org/genproto/googleapis/rpc/status"
@@ -60,7 +61,7 @@ type HTTPFront struct {
 
 	mu        sync.Mutex
 	script    Script[HTTPAnswer]
-	exchanges []Exchange
+	exchanges *exchangeLog
 }
 
 // NewHTTPFront starts a front for the receiver's OTLP/HTTP address (host:port)
@@ -68,11 +69,12 @@ type HTTPFront struct {
 func NewHTTPFront(t testing.TB, receiverAddr string, script Script[HTTPAnswer]) *HTTPFront {
 	t.Helper()
 	f := &HTTPFront{
-		t:      t,
-		target: "http://" + receiverAddr + "/v1/logs",
-		client: &http.Client{Transport: &http.Transport{}},
-		closed: make(chan struct{}),
-		script: script,
+		t:         t,
+		target:    "http://" + receiverAddr + "/v1/logs",
+		client:    &http.Client{Transport: &http.Transport{}},
+		closed:    make(chan struct{}),
+		script:    script,
+		exchanges: newExchangeLog(),
 	}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
@@ -90,11 +92,15 @@ func (f *HTTPFront) SetScript(s Script[HTTPAnswer]) {
 	f.script = s
 }
 
-// Exchanges returns the requests answered so far, in the order they arrived.
-func (f *HTTPFront) Exchanges() []Exchange {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]Exchange(nil), f.exchanges...)
+// Exchanges returns the requests taken so far, in the order they arrived
+// (those still under way have Done false).
+func (f *HTTPFront) Exchanges() []Exchange { return f.exchanges.snapshot() }
+
+// WaitExchanges waits until n requests are answered and returns the
+// exchanges; it fails the test after timeout.
+func (f *HTTPFront) WaitExchanges(n int, timeout time.Duration) []Exchange {
+	f.t.Helper()
+	return f.exchanges.wait(f.t, "HTTP front", n, timeout)
 }
 
 // Close releases hanging requests and stops the front. Safe to call twice.
@@ -135,19 +141,16 @@ func (f *HTTPFront) serve(w http.ResponseWriter, r *http.Request) {
 		req, err = DecodeRequest(ex.Encoding, plain)
 	}
 	seen := Seen{Encoding: ex.Encoding, Compression: ex.Compression, Records: -1}
-
-	f.mu.Lock()
-	ex.N = len(f.exchanges) + 1
-	seen.N = ex.N
 	if err != nil {
 		ex.DecodeErr = err.Error()
 	} else {
-		ex.Records = RecordsOf(req, ex.N)
+		ex.Records = RecordsOf(req, 0)
 		seen.Records = len(ex.Records)
 	}
+	f.exchanges.add(&ex)
+	seen.N = ex.N
+	f.mu.Lock()
 	script := f.script
-	// Reserve the slot now so that exchanges stay in arrival order.
-	f.exchanges = append(f.exchanges, ex)
 	f.mu.Unlock()
 
 	var ans HTTPAnswer
@@ -156,10 +159,7 @@ func (f *HTTPFront) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ex.Answer = ans.Kind
 	f.answer(w, r, &ex, ans, body, plain, req)
-
-	f.mu.Lock()
-	f.exchanges[ex.N-1] = ex
-	f.mu.Unlock()
+	f.exchanges.finish(ex)
 }
 
 func (f *HTTPFront) answer(w http.ResponseWriter, r *http.Request, ex *Exchange, ans HTTPAnswer, body, plain []byte, req *collogspb.ExportLogsServiceRequest) {

@@ -110,12 +110,12 @@ type Value struct {
 }
 
 // StrValue, IntValue ... build values for comparisons in tests.
-func StrValue(s string) Value      { return Value{Type: TypeStr, Str: s} }
-func IntValue(i int64) Value       { return Value{Type: TypeInt, Int: i} }
-func DoubleValue(d float64) Value  { return Value{Type: TypeDouble, Double: d} }
-func BoolValue(b bool) Value       { return Value{Type: TypeBool, Bool: b} }
-func BytesValue(b []byte) Value    { return Value{Type: TypeBytes, Bytes: b} }
-func SliceValue(v ...Value) Value  { return Value{Type: TypeSlice, Slice: v} }
+func StrValue(s string) Value        { return Value{Type: TypeStr, Str: s} }
+func IntValue(i int64) Value         { return Value{Type: TypeInt, Int: i} }
+func DoubleValue(d float64) Value    { return Value{Type: TypeDouble, Double: d} }
+func BoolValue(b bool) Value         { return Value{Type: TypeBool, Bool: b} }
+func BytesValue(b []byte) Value      { return Value{Type: TypeBytes, Bytes: b} }
+func SliceValue(v ...Value) Value    { return Value{Type: TypeSlice, Slice: v} }
 func MapValue(kvs ...KeyValue) Value { return Value{Type: TypeMap, Map: kvs} }
 
 // String renders the value with its type, e.g. Str("a"), Int(3), Map{k:Str("v")}.
