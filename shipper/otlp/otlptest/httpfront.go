@@ -240,6 +240,8 @@ func (f *HTTPFront) answer(w http.ResponseWriter, r *http.Request, ex *Exchange,
 		select {
 		case <-r.Context().Done():
 		case <-f.closed:
+			// Returning would answer 200; a closing server answers nothing.
+			reset(w)
 		}
 
 	default:

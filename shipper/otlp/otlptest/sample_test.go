@@ -252,3 +252,8 @@ func sameRecords(t *testing.T, what string, got, want []Record) {
 		}
 	}
 }
+
+func nan() float64 {
+	zero := 0.0
+	return zero / zero
+}

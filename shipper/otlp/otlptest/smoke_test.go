@@ -1,13 +1,18 @@
 package otlptest
 
 import (
+	"bytes"
 	"context"
+	"flag"
+	"os"
 	"slices"
 	"testing"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files")
 
 // One record with every kind of value goes to the Collector's receiver in
 // every encoding, straight and through each front, and arrives intact.
@@ -67,6 +72,9 @@ func TestEveryEncodingReachesTheReceiver(t *testing.T) {
 		if reqs[i].Request != i+1 || recs[i].Request != i+1 {
 			t.Errorf("%s: request number %d, record's %d, want %d", c.name, reqs[i].Request, recs[i].Request, i+1)
 		}
+		if i == 0 {
+			checkGoldenLine(t, r)
+		}
 		if c.exchanges == nil {
 			continue
 		}
@@ -125,5 +133,32 @@ func TestReceiverRestart(t *testing.T) {
 	sameRecords(t, "across the restart", recs, append(RecordsOf(lines(1, 4), 0), RecordsOf(lines(5, 2), 0)...))
 	if reqs := r.Requests(); len(reqs) != 2 || reqs[1].Request != 2 {
 		t.Errorf("requests %+v, want numbers 1 and 2", reqs)
+	}
+}
+
+// checkGoldenLine pins the receiver's line format with the first record line.
+func checkGoldenLine(t *testing.T, r *Receiver) {
+	t.Helper()
+	const golden = "testdata/rich-record.golden.jsonl"
+	data, err := os.ReadFile(r.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines) < 2 {
+		t.Fatalf("receiver output %q has no record line", data)
+	}
+	got := lines[1]
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the receiver's record line changed (go test -update rewrites %s):\n got %s\nwant %s", golden, got, want)
 	}
 }
