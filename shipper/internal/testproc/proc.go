@@ -127,6 +127,23 @@ func (p *Proc) Stderr() string {
 	return string(b)
 }
 
+// Stop sends SIGTERM and waits up to timeout for the program to exit, then
+// kills it. It returns the program's exit error (nil for a clean exit), or an
+// error saying it had to be killed.
+func (p *Proc) Stop(timeout time.Duration) error {
+	if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("%s: SIGTERM %d: %w", p.cfg.Name, p.cmd.Process.Pid, err)
+	}
+	select {
+	case <-p.done:
+		p.Kill()
+		return p.waitErr
+	case <-time.After(timeout):
+		p.Kill()
+		return fmt.Errorf("%s did not exit within %v of SIGTERM; killed", p.cfg.Name, timeout)
+	}
+}
+
 // Kill sends SIGKILL to the process by its PID and waits for it to be gone.
 // It is safe to call more than once.
 func (p *Proc) Kill() {
