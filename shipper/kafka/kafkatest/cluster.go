@@ -146,25 +146,33 @@ func (c *Cluster) Restart() {
 	c.start(ports)
 }
 
-// Client returns a franz-go client for the cluster (with the first SASL
-// user, if any), closed when the test ends.
+// ClientOpts returns the options that point a franz-go client at the
+// cluster: its brokers and the first SASL user, if any. For a client the
+// test closes itself (a group member that must leave at a given point).
+func (c *Cluster) ClientOpts() []kgo.Opt {
+	c.t.Helper()
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if len(c.opts.SASL) == 0 {
+		return opts
+	}
+	u := c.opts.SASL[0]
+	switch u.Mechanism {
+	case "PLAIN":
+		return append(opts, kgo.SASL(plain.Auth{User: u.User, Pass: u.Password}.AsMechanism()))
+	case "SCRAM-SHA-256":
+		return append(opts, kgo.SASL(scram.Auth{User: u.User, Pass: u.Password}.AsSha256Mechanism()))
+	case "SCRAM-SHA-512":
+		return append(opts, kgo.SASL(scram.Auth{User: u.User, Pass: u.Password}.AsSha512Mechanism()))
+	}
+	c.t.Fatalf("kafkatest: SASL mechanism %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", u.Mechanism)
+	return nil
+}
+
+// Client returns a franz-go client for the cluster with ClientOpts and
+// opts, closed when the test ends.
 func (c *Cluster) Client(opts ...kgo.Opt) *kgo.Client {
 	c.t.Helper()
-	all := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
-	if len(c.opts.SASL) > 0 {
-		u := c.opts.SASL[0]
-		switch u.Mechanism {
-		case "PLAIN":
-			all = append(all, kgo.SASL(plain.Auth{User: u.User, Pass: u.Password}.AsMechanism()))
-		case "SCRAM-SHA-256":
-			all = append(all, kgo.SASL(scram.Auth{User: u.User, Pass: u.Password}.AsSha256Mechanism()))
-		case "SCRAM-SHA-512":
-			all = append(all, kgo.SASL(scram.Auth{User: u.User, Pass: u.Password}.AsSha512Mechanism()))
-		default:
-			c.t.Fatalf("kafkatest: SASL mechanism %q", u.Mechanism)
-		}
-	}
-	cl, err := kgo.NewClient(append(all, opts...)...)
+	cl, err := kgo.NewClient(append(c.ClientOpts(), opts...)...)
 	if err != nil {
 		c.t.Fatalf("kafka client: %v", err)
 	}

@@ -108,11 +108,14 @@ func TestConsumerGroupResumes(t *testing.T) {
 		c.Produce("in", rec(int32(i%2), fmt.Sprint("m", i)))
 	}
 	consume := func(n int) []string {
-		cl := c.Client(kgo.ConsumerGroup("cores"), kgo.ConsumeTopics("in"),
+		cl, err := kgo.NewClient(append(c.ClientOpts(), kgo.ConsumerGroup("cores"), kgo.ConsumeTopics("in"),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
 			kgo.SessionTimeout(time.Second), kgo.HeartbeatInterval(200*time.Millisecond),
-			kgo.RebalanceTimeout(5*time.Second))
-		defer cl.Close()
+			kgo.RebalanceTimeout(5*time.Second))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close() // leaves the group before the next member joins
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
 		var got []string

@@ -84,11 +84,14 @@ func (c *Cluster) ReadAll(topic string, iso Isolation, timeout time.Duration) []
 	if iso == ReadCommitted {
 		level = kgo.ReadCommitted()
 	}
-	cl := c.Client(
+	cl, err := kgo.NewClient(append(c.ClientOpts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
 		kgo.FetchIsolationLevel(level),
 		kgo.KeepControlRecords(),
-	)
+	)...)
+	if err != nil {
+		c.t.Fatalf("read %s: consumer: %v", topic, err)
+	}
 	defer cl.Close()
 
 	byPart := map[int32][]*kgo.Record{}
