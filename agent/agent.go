@@ -4,29 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/capstan-agent/capstan/agent/config"
-	"github.com/capstan-agent/capstan/spool"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"github.com/capstan-agent/capstan/agent/config"
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/spool"
 )
 
 // Options are what an Agent needs besides its configuration.
 type Options struct {
-	Registry *Registry        // factories of the input and output types in this build
-	Logger   *zap.Logger      // nil: no logging
-	Level    *zap.AtomicLevel // if set, Reload applies log.level to it
+	Registry *component.Registry // factories of the input and output types in this build
+	Logger   *zap.Logger         // nil: no logging
+	Level    *zap.AtomicLevel    // if set, Reload applies log.level to it
+	// StartTimeout bounds how long Start and Reload wait for a component to
+	// say it is ready before they go on without it; default 30s.
+	StartTimeout time.Duration
 }
 
 // Agent is a running pipeline: one spool, its outputs and its inputs.
 type Agent struct {
-	reg   *Registry
+	reg   *component.Registry
 	log   *zap.Logger
 	level *zap.AtomicLevel
+	wait  time.Duration
 
 	mu      sync.Mutex // serialises Start, Reload and Stop
 	cfg     *config.Config
@@ -53,16 +61,20 @@ type view struct {
 	stopping bool
 }
 
-// New makes an agent for cfg; nothing starts until Start.
+// New makes an agent for cfg (as config.Load returns it, with the same
+// registry); nothing starts until Start.
 func New(cfg *config.Config, opts Options) *Agent {
 	if opts.Registry == nil {
-		opts.Registry = NewRegistry()
+		opts.Registry = component.NewRegistry()
 	}
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 30 * time.Second
+	}
 	a := &Agent{
-		reg: opts.Registry, log: opts.Logger, level: opts.Level, cfg: cfg,
+		reg: opts.Registry, log: opts.Logger, level: opts.Level, cfg: cfg, wait: opts.StartTimeout,
 		streams: map[string]*spool.Stream{}, inputs: map[string]*unit{}, outputs: map[string]*unit{},
 	}
 	a.view.Store(&view{})
@@ -74,8 +86,10 @@ func New(cfg *config.Config, opts Options) *Agent {
 func (a *Agent) Metrics() *prometheus.Registry { return a.metrics }
 
 // Start opens the spool and its streams, starts the HTTP server, then the
-// outputs, then the inputs. If anything fails, what was started is stopped
-// again and the error says what failed.
+// outputs, then the inputs, waiting for each to say it is ready. A component
+// that fails before it is ready (an address in use, a TLS file that does not
+// load) fails the start: what was started is stopped again and the error
+// names the component's key path.
 func (a *Agent) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -84,7 +98,7 @@ func (a *Agent) Start() error {
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	cfg := a.cfg
-	sp, err := spool.Open(cfg.DataDir, spoolOptions(cfg, a.log.Named("spool")))
+	sp, err := spool.Open(cfg.DataDir, cfg.Spool.Options(a.log.Named("spool")))
 	if err != nil {
 		return err
 	}
@@ -104,57 +118,99 @@ func (a *Agent) Start() error {
 	}
 	if cfg.HTTP.Address != "" {
 		if a.http, err = startHTTP(cfg.HTTP, a, a.log.Named("http")); err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("http.address: %w", err))
 		}
 	}
+	var outs, ins []pending
 	for _, name := range sortedNames(cfg.Outputs) {
-		if err := a.startOutput(name, cfg.Outputs[name]); err != nil {
+		p, err := a.newOutput(cfg, name)
+		if err != nil {
 			return fail(err)
 		}
+		outs = append(outs, p)
 	}
 	for _, name := range sortedNames(cfg.Inputs) {
-		if err := a.startInput(name, cfg.Inputs[name]); err != nil {
+		p, err := a.newInput(cfg, name)
+		if err != nil {
 			return fail(err)
 		}
+		ins = append(ins, p)
+	}
+	if err := a.startAll(outs, a.outputs); err != nil {
+		return fail(err)
+	}
+	if err := a.startAll(ins, a.inputs); err != nil {
+		return fail(err)
 	}
 	a.publish()
-	a.log.Info("agent started", zap.String("data_dir", cfg.DataDir),
+	a.log.Info("agent started", zap.String("data_dir", absPath(cfg.DataDir)),
 		zap.Int("inputs", len(a.inputs)), zap.Int("outputs", len(a.outputs)), zap.String("http", a.http.addr()))
 	return nil
 }
 
-func spoolOptions(cfg *config.Config, log *zap.Logger) spool.Options {
-	return spool.Options{
-		SegmentBytes:  int64(cfg.Spool.SegmentBytes),
-		SegmentAge:    cfg.Spool.SegmentAge.D(),
-		IndexInterval: int64(cfg.Spool.IndexInterval),
-		Fsync:         spool.FsyncPolicy(cfg.Spool.Fsync),
-		FsyncInterval: cfg.Spool.FsyncInterval.D(),
-		Logger:        log,
+// pending is a unit built and not started, with its first component.
+type pending struct {
+	u    *unit
+	comp any
+}
+
+// startAll starts units and waits for each to be ready; the first that
+// fails before it is ready is the error (the units stay in into, for the
+// caller to stop).
+func (a *Agent) startAll(ps []pending, into map[string]*unit) error {
+	for _, p := range ps {
+		p.u.start(a.ctx, p.comp)
+		into[p.u.id.Name] = p.u
+		a.log.Debug(string(p.u.id.Kind)+" starting", zap.String("name", p.u.id.Name), zap.String("type", p.u.id.Type))
 	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.wait)
+	defer cancel()
+	var errs []error
+	for _, p := range ps {
+		if err := p.u.waitReady(ctx); err != nil {
+			errs = append(errs, startError(p.u, err))
+			continue
+		}
+		if p.u.state().state == component.Starting {
+			p.u.log.Warn("not ready yet; going on without waiting", zap.Duration("waited", a.wait))
+		} else {
+			p.u.log.Info(string(p.u.id.Kind) + " started")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startError names the component's key path: a component's conf.Errors
+// are relative to its section.
+func startError(u *unit, err error) error {
+	var fe conf.Errors
+	if errors.As(err, &fe) {
+		var e conf.Errors
+		e.Merge(u.path, err)
+		return e
+	}
+	return fmt.Errorf("%s: %w", u.path, err)
 }
 
 // openStreams opens every declared stream and the default one if anything
 // uses it. Streams already open keep their options until a restart.
 func (a *Agent) openStreams(cfg *config.Config) error {
-	want := map[string]config.Stream{}
-	for name, st := range cfg.Streams {
-		want[name] = st
+	want := maps.Clone(cfg.Streams)
+	if want == nil {
+		want = map[string]config.Stream{}
 	}
 	if _, ok := want[config.DefaultStream]; !ok && usesDefault(cfg) {
-		def := config.Stream{Partitions: 1, WhenFull: "block"}
+		def := config.Stream{}
+		def.SetDefaults()
 		want[config.DefaultStream] = def
 	}
 	for _, name := range sortedNames(want) {
 		if _, ok := a.streams[name]; ok {
 			continue
 		}
-		o := want[name]
-		st, err := a.spool.Stream(name, spool.StreamOptions{
-			Partitions: o.Partitions, MaxBytes: int64(o.MaxBytes), MaxAge: o.MaxAge.D(), WhenFull: spool.WhenFull(o.WhenFull),
-		})
+		st, err := a.spool.Stream(name, cfg.StreamOptions(want[name]))
 		if err != nil {
-			return fmt.Errorf("open stream %s: %w", name, err)
+			return fmt.Errorf("streams.%s: %w", name, err)
 		}
 		a.streams[name] = st
 	}
@@ -168,10 +224,8 @@ func usesDefault(cfg *config.Config) bool {
 		}
 	}
 	for _, out := range cfg.Outputs {
-		for _, s := range out.Streams {
-			if s == config.DefaultStream {
-				return true
-			}
+		if len(out.Streams) == 0 || slices.Contains(out.Streams, config.DefaultStream) {
+			return true
 		}
 	}
 	return false
@@ -184,7 +238,7 @@ func (a *Agent) outputStreams(out *config.Output) []*spool.Stream {
 		names = sortedNames(a.streams)
 	}
 	res := make([]*spool.Stream, 0, len(names))
-	for _, n := range names {
+	for _, n := range slices.Sorted(slices.Values(names)) {
 		if st, ok := a.streams[n]; ok {
 			res = append(res, st)
 		}
@@ -200,77 +254,53 @@ func streamNames(sts []*spool.Stream) []string {
 	return n
 }
 
-func (a *Agent) inputEnv(name string, in *config.Input) InputEnv {
-	return InputEnv{Name: name, Config: in, Spool: a.spool, Stream: a.streams[in.Stream],
-		Logger: a.log.Named("input").With(zap.String("input", name), zap.String("type", in.Type))}
-}
-
-func (a *Agent) outputEnv(name string, out *config.Output) OutputEnv {
-	return OutputEnv{Name: name, Config: out, Spool: a.spool, Streams: a.outputStreams(out),
-		Logger: a.log.Named("output").With(zap.String("output", name), zap.String("type", out.Type))}
-}
-
-// newInput builds an input's unit and its first component, without starting it.
-func (a *Agent) newInput(name string, in *config.Input) (*unit, Component, func() (Component, error), error) {
-	u := &unit{kind: "input", name: name, typ: in.Type, cfg: in}
-	f, ok := a.reg.inputs[in.Type]
+// newInput builds the unit of input name of cfg and its first component,
+// without starting it.
+func (a *Agent) newInput(cfg *config.Config, name string) (pending, error) {
+	in := cfg.Inputs[name]
+	f, ok := a.reg.InputFactory(in.Type)
 	if !ok {
-		return u, nil, nil, nil
+		return pending{}, fmt.Errorf("inputs.%s.type: input type %q is not in this build", name, in.Type)
 	}
-	u.available = true
-	env := a.inputEnv(name, in)
-	build := func() (Component, error) { return f(env) }
-	c, err := build()
+	log := a.log.Named("input").With(zap.String("input", name), zap.String("type", in.Type))
+	st := a.streams[in.Stream]
+	u := &unit{
+		id: component.ID{Kind: component.KindInput, Type: in.Type, Name: name}, path: "inputs." + name,
+		cfg: in, streams: []*spool.Stream{st}, log: log,
+		agentID: a.spool.AgentID(), positions: a.spool.PositionsPath(name),
+	}
+	for _, p := range st.Partitions() {
+		u.partitions = append(u.partitions, p)
+	}
+	set := cfg.InputSettings(name, log)
+	u.build = func() (any, error) { return f.NewInput(set, in.Settings) }
+	c, err := u.build()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("input %s (%s): %w", name, in.Type, err)
+		return pending{}, startError(u, err)
 	}
-	return u, c, build, nil
+	return pending{u, c}, nil
 }
 
-func (a *Agent) newOutput(name string, out *config.Output) (*unit, Component, func() (Component, error), error) {
-	env := a.outputEnv(name, out)
-	u := &unit{kind: "output", name: name, typ: out.Type, cfg: out, streams: env.Streams}
-	f, ok := a.reg.outputs[out.Type]
+// newOutput builds the unit of output name of cfg and its first component.
+func (a *Agent) newOutput(cfg *config.Config, name string) (pending, error) {
+	out := cfg.Outputs[name]
+	f, ok := a.reg.OutputFactory(out.Type)
 	if !ok {
-		return u, nil, nil, nil
+		return pending{}, fmt.Errorf("outputs.%s.type: output type %q is not in this build", name, out.Type)
 	}
-	u.available = true
-	build := func() (Component, error) { return f(env) }
-	c, err := build()
+	log := a.log.Named("output").With(zap.String("output", name), zap.String("type", out.Type))
+	u := &unit{
+		id: component.ID{Kind: component.KindOutput, Type: out.Type, Name: name}, path: "outputs." + name,
+		cfg: out, streams: a.outputStreams(out), log: log,
+		agentID: a.spool.AgentID(), checkpoints: a.spool.Checkpoints(),
+	}
+	set := cfg.OutputSettings(name, log)
+	u.build = func() (any, error) { return f.NewOutput(set, out.Settings) }
+	c, err := u.build()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("output %s (%s): %w", name, out.Type, err)
+		return pending{}, startError(u, err)
 	}
-	return u, c, build, nil
-}
-
-func (a *Agent) startInput(name string, in *config.Input) error {
-	u, c, build, err := a.newInput(name, in)
-	if err != nil {
-		return err
-	}
-	a.run(u, c, build)
-	a.inputs[name] = u
-	return nil
-}
-
-func (a *Agent) startOutput(name string, out *config.Output) error {
-	u, c, build, err := a.newOutput(name, out)
-	if err != nil {
-		return err
-	}
-	a.run(u, c, build)
-	a.outputs[name] = u
-	return nil
-}
-
-func (a *Agent) run(u *unit, c Component, build func() (Component, error)) {
-	log := a.log.Named(u.kind).With(zap.String(u.kind, u.name), zap.String("type", u.typ))
-	if !u.available {
-		log.Warn(fmt.Sprintf("%s type %q is not available in this build: %s %q will not run", u.kind, u.typ, u.kind, u.name))
-		return
-	}
-	u.start(a.ctx, c, build, log)
-	log.Info(u.kind + " started")
+	return pending{u, c}, nil
 }
 
 // publish replaces the view the HTTP handlers read.
@@ -290,9 +320,10 @@ func (a *Agent) publish() {
 
 // Stop shuts the agent down without losing data: inputs stop first (each
 // flushes into the spool and writes its positions), the spool is synced,
-// outputs get up to shutdown_grace to deliver what is spooled, then stop and
-// write their checkpoints, and the spool is closed. ctx bounds the whole
-// stop; Stop is safe to call twice.
+// outputs get up to shutdown_grace to deliver what is spooled (an output
+// that cannot deliver is not waited for), then stop and commit, and the
+// spool is closed. Stop returns when that is done or ctx ends, whichever is
+// first; it is safe to call twice.
 func (a *Agent) Stop(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -305,6 +336,10 @@ func (a *Agent) Stop(ctx context.Context) error {
 	a.log.Info("stopping: inputs first, then outputs get the grace period to drain",
 		zap.Stringer("shutdown_grace", a.cfg.ShutdownGrace.D()))
 	err := a.stopUnits(ctx, a.cfg.ShutdownGrace.D())
+	if ctx.Err() != nil {
+		a.cancel()
+		return fmt.Errorf("stop cut short: %w", ctx.Err())
+	}
 	a.http.close()
 	a.http = nil
 	if cerr := a.spool.Close(); cerr != nil {
@@ -320,7 +355,7 @@ func (a *Agent) Stop(ctx context.Context) error {
 func (a *Agent) stopUnits(ctx context.Context, grace time.Duration) error {
 	var wg sync.WaitGroup
 	for _, u := range a.inputs {
-		wg.Go(u.stop)
+		wg.Go(func() { u.stop(ctx) })
 	}
 	wg.Wait()
 	var err error
@@ -338,48 +373,57 @@ func (a *Agent) stopUnits(ctx context.Context, grace time.Duration) error {
 		cancel()
 	}
 	for _, u := range a.outputs {
-		wg.Go(u.stop)
+		wg.Go(func() { u.stop(ctx) })
 	}
 	wg.Wait()
 	return err
 }
 
-// drain waits until the output has delivered everything spooled so far.
+// drain waits until the output has delivered everything spooled so far, or
+// ctx ends, or the output reports it cannot deliver.
 func (a *Agent) drain(ctx context.Context, u *unit) {
-	if !u.available || u.cancel == nil {
+	out, ok := u.component().(component.Output)
+	if !ok || u.cancel == nil {
 		return
 	}
-	log := a.log.Named("output").With(zap.String("output", u.name))
-	if d, ok := u.component().(Drainer); ok {
-		if err := d.Drain(ctx); err != nil {
-			log.Warn("not drained within shutdown_grace; the rest is shipped after the restart", zap.Error(err))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopWatch := make(chan struct{})
+	defer close(stopWatch)
+	go func() { // an output that cannot deliver is not waited for
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if s := u.state(); s.state == component.Degraded || s.state == component.Restarting {
+				cancel()
+				return
+			}
+			select {
+			case <-stopWatch:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-		return
-	}
-	// No Drain: watch its checkpoints, which are files, not something to wait on.
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		lag, err := lagOf(a.spool, u)
-		if err == nil && lag == 0 {
-			return
+	}()
+	if err := out.Drain(ctx); err != nil {
+		lag, lagBytes := lagOf(a.spool, u)
+		reason := "not drained within shutdown_grace"
+		if s := u.state(); s.state == component.Degraded || s.state == component.Restarting {
+			reason = "cannot deliver (" + s.reason + ")"
 		}
-		select {
-		case <-ctx.Done():
-			log.Warn("not drained within shutdown_grace; the rest is shipped after the restart", zap.Uint64("lag_records", lag))
-			return
-		case <-t.C:
-		}
+		u.log.Warn(reason+"; what is left stays in the spool and is shipped after the restart",
+			zap.Uint64("left_records", lag), zap.Uint64("left_bytes", lagBytes))
 	}
 }
 
-// lagOf is the number of records in an output's streams past its checkpoint.
-func lagOf(sp *spool.Spool, u *unit) (uint64, error) {
-	committed, err := sp.Checkpoints().Load(u.name)
+// lagOf is what of an output's streams lies past its checkpoint.
+func lagOf(sp *spool.Spool, u *unit) (records, bytes uint64) {
+	committed, err := sp.Checkpoints().Load(u.id.Name)
 	if err != nil {
-		return 0, err
+		return 0, 0
 	}
-	var lag uint64
 	for _, st := range u.streams {
 		for _, p := range st.Partitions() {
 			next := p.NextOffset()
@@ -388,18 +432,12 @@ func lagOf(sp *spool.Spool, u *unit) (uint64, error) {
 				c = p.OldestOffset()
 			}
 			if next > c {
-				lag += next - c
+				records += next - c
+				bytes += uint64(p.BytesFrom(c))
 			}
 		}
 	}
-	return lag, nil
+	return records, bytes
 }
 
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedNames[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

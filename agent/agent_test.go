@@ -5,58 +5,93 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/capstan-agent/capstan/agent/config"
-	"github.com/capstan-agent/capstan/agent/stdout"
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/spool/batch"
-	"go.uber.org/goleak"
 )
 
-// gen is a test input: it appends lines "<name> <i>" for i in [from, from+n)
-// to partition 0 of its stream, then waits to be stopped.
+// genConfig configures the test input type "gen": it appends lines
+// "<name> <i>" to partition 0 of its stream, count of them (0: until
+// stopped, as fast as the spool takes them), then waits to be stopped. With
+// listen it binds that address first (a start failure if it cannot).
+type genConfig struct {
+	Count  int      `koanf:"count"`
+	Listen []string `koanf:"listen"`
+	Fail   string   `koanf:"fail"` // fail Run before Ready with this error
+}
+
+func (c *genConfig) Validate() error {
+	var e conf.Errors
+	e.NotNegative("count", int64(c.Count))
+	return e.Err()
+}
+
+func (c *genConfig) Listeners() []component.Listener {
+	var out []component.Listener
+	for i, a := range c.Listen {
+		out = append(out, component.Listener{Network: "tcp", Address: a, Path: conf.Index("listen", i)})
+	}
+	return out
+}
+
 type gen struct {
-	env      InputEnv
-	from     int
-	n        int
+	cfg      genConfig
+	name     string
 	events   *events
-	ready    atomic.Bool
 	sent     *atomic.Int64
 	finished chan<- string
 }
 
-func (g *gen) Ready() bool { return g.ready.Load() }
-
-func (g *gen) Run(ctx context.Context) error {
-	g.events.add("start input " + g.env.Name)
-	defer g.events.add("stop input " + g.env.Name)
-	g.ready.Store(true)
-	var b batch.Builder
-	if g.n == 0 { // until stopped, as fast as the spool takes it
-		for i := g.from; ctx.Err() == nil; i++ {
-			b.Reset(0, nil)
-			b.Add(int64(i), fmt.Appendf(nil, "%s %d", g.env.Name, i))
-			if _, err := g.env.Stream.Partition(0).Append(ctx, b.Bytes()); err != nil {
-				break
-			}
-			g.sent.Add(1)
-		}
-		return nil
+func (g *gen) Run(ctx context.Context, host component.InputHost) error {
+	if g.cfg.Fail != "" {
+		return errors.New(g.cfg.Fail)
 	}
-	for i := g.from; i < g.from+g.n; i++ {
-		b.Reset(0, nil)
-		b.Add(int64(i), fmt.Appendf(nil, "%s %d", g.env.Name, i))
-		if _, err := g.env.Stream.Partition(0).Append(ctx, b.Bytes()); err != nil {
+	for _, a := range g.cfg.Listen {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+	}
+	g.events.add("start input " + g.name)
+	defer g.events.add("stop input " + g.name)
+	host.Ready()
+	p := host.Partitions()[0]
+	var b batch.Builder
+	h := fnv.New64a()
+	h.Write([]byte(g.name))
+	producer := h.Sum64()
+	seq, _ := p.Sequence(producer)
+	for i := int(seq); g.cfg.Count == 0 || i < g.cfg.Count; i++ {
+		if ctx.Err() != nil {
+			return nil
+		}
+		b.Reset(producer, nil) // sequence = lines sent: a restart resumes after the last one stored
+		b.Add(int64(i), fmt.Appendf(nil, "%s %d", g.name, i))
+		b.SetSequence(uint64(i + 1))
+		if _, err := p.Append(ctx, b.Bytes()); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		g.sent.Add(1)
 	}
-	g.finished <- g.env.Name
+	g.finished <- g.name
 	<-ctx.Done()
 	return nil
 }
@@ -67,6 +102,7 @@ type events struct {
 }
 
 func (e *events) add(s string) { e.mu.Lock(); e.log = append(e.log, s); e.mu.Unlock() }
+func (e *events) reset()       { e.mu.Lock(); e.log = nil; e.mu.Unlock() }
 func (e *events) list() []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -87,21 +123,23 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // recordingOutput wraps the stdout output to log its start and stop.
 type recordingOutput struct {
-	*stdout.Output
+	component.Output
 	name   string
 	events *events
 }
 
-func (r recordingOutput) Run(ctx context.Context) error {
+func (r recordingOutput) Run(ctx context.Context, host component.OutputHost) error {
 	r.events.add("start output " + r.name)
 	defer r.events.add("stop output " + r.name)
-	return r.Output.Run(ctx)
+	return r.Output.Run(ctx, host)
 }
 
-func (r recordingOutput) Metrics() []Metric { return StatsMetrics(r.Stats()) }
+func (r recordingOutput) Metrics() []component.Metric {
+	return r.Output.(component.MetricSource).Metrics()
+}
 
 type harness struct {
-	reg    *Registry
+	reg    *component.Registry
 	out    syncBuffer
 	events events
 	sent   atomic.Int64
@@ -111,58 +149,71 @@ type harness struct {
 }
 
 // wait waits until the named inputs have sent all their lines.
-func (h *harness) wait(names ...string) {
+func (h *harness) wait(t *testing.T, names ...string) {
+	t.Helper()
 	for range names {
-		<-h.finished
+		select {
+		case <-h.finished:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("inputs %v did not finish sending within 20s", names)
+		}
 	}
 }
 
 func newHarness() *harness {
-	h := &harness{reg: NewRegistry(), finished: make(chan string, 16)}
-	// "tcp" stands in for an input type; its first listen address's port
-	// says how many lines it sends.
-	h.reg.Input("tcp", TypedInput(func(env InputEnv, c *config.TCPInput) (Component, error) {
-		if h.failBuild.Load() {
-			return nil, errors.New("cannot build")
-		}
-		var n int
-		fmt.Sscanf(c.Listen[0][strings.LastIndexByte(c.Listen[0], ':')+1:], "%d", &n)
-		h.events.add("build input " + env.Name)
-		from := 0
-		if p := env.Stream.Partition(0); p != nil {
-			from = int(p.NextOffset())
-		}
-		return &gen{env: env, from: from, n: n, events: &h.events, sent: &h.sent, finished: h.finished}, nil
-	}))
-	h.reg.Output("stdout", TypedOutput(func(env OutputEnv, c *config.StdoutOutput) (Component, error) {
-		h.events.add("build output " + env.Name)
-		o, err := stdout.New(env.Name, env.Spool, env.Streams, stdout.Config{
-			Encoding: c.Encoding, StartAt: env.Config.StartAt, CommitInterval: c.CommitInterval.D(),
-		}, &h.out, env.Logger)
+	h := &harness{finished: make(chan string, 16)}
+	h.reg = component.NewRegistry().Input(component.NewInputFactory("gen", func() *genConfig { return &genConfig{} },
+		func(set component.Settings, c *genConfig) (component.Input, error) {
+			if h.failBuild.Load() {
+				return nil, errors.New("cannot build")
+			}
+			h.events.add("build input " + set.ID.Name)
+			return &gen{cfg: *c, name: set.ID.Name, events: &h.events, sent: &h.sent, finished: h.finished}, nil
+		}))
+	stdout := lines.StdoutFactory(&h.out)
+	h.reg.Output(component.NewOutputFactory("stdout", func() *lines.StdoutConfig {
+		return stdout.NewConfig().(*lines.StdoutConfig)
+	}, func(set component.Settings, c *lines.StdoutConfig) (component.Output, error) {
+		h.events.add("build output " + set.ID.Name)
+		o, err := stdout.NewOutput(set, c)
 		if err != nil {
 			return nil, err
 		}
-		return recordingOutput{Output: o, name: env.Name, events: &h.events}, nil
+		return recordingOutput{Output: o, name: set.ID.Name, events: &h.events}, nil
 	}))
 	return h
 }
 
-func load(t *testing.T, dir, yaml string) *config.Config {
+func (h *harness) load(t *testing.T, dir, yaml string) *config.Config {
 	t.Helper()
-	cfg, err := config.Load(config.Options{YAML: []byte("data_dir: " + dir + "\n" + yaml), Environ: []string{}})
+	l, err := config.Load(config.Options{YAML: []byte("data_dir: " + dir + "\n" + yaml), Environ: []string{}, Registry: h.reg})
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	return cfg
+	h.events.reset() // Load built every component once, to check it
+	return l.Config
 }
 
 const basic = `
 http: {address: "127.0.0.1:0"}
+inputs:
+  a: {type: gen, count: 100}
 outputs:
   out: {type: stdout}
-inputs:
-  a: {type: tcp, listen: ["127.0.0.1:100"]}
 `
+
+// withInput adds an input line to basic's inputs.
+func withInput(line string) string {
+	return strings.Replace(basic, "  a: {type: gen, count: 100}\n", "  a: {type: gen, count: 100}\n  "+line+"\n", 1)
+}
+
+// withOutput adds an output line to basic's outputs.
+func withOutput(line string) string { return basic + "  " + line + "\n" }
+
+// nothing is the Config of test types without keys.
+type nothing struct{}
+
+func (*nothing) Validate() error { return nil }
 
 func countLines(s string) map[string]int {
 	m := map[string]int{}
@@ -196,16 +247,22 @@ func seq(name string, from, to int) []string {
 	return s
 }
 
+func (a *Agent) outputComponent(name string) component.Output {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.outputs[name].component().(component.Output)
+}
+
 // TestStartStop: outputs start before inputs, inputs stop before outputs,
 // the outputs drain within the grace period, and no goroutine is left.
 func TestStartStop(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	h := newHarness()
-	a := New(load(t, t.TempDir(), basic), Options{Registry: h.reg})
+	a := New(h.load(t, t.TempDir(), basic), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h.wait("a")
+	h.wait(t, "a")
 	if !a.Ready() {
 		_, report := a.readiness()
 		t.Errorf("not ready after start:\n%s", report)
@@ -234,12 +291,12 @@ func TestStartStop(t *testing.T) {
 func TestRestartResumes(t *testing.T) {
 	dir := t.TempDir()
 	h := newHarness()
-	for range 2 {
-		a := New(load(t, dir, basic), Options{Registry: h.reg})
+	for i := range 2 {
+		a := New(h.load(t, dir, strings.Replace(basic, "count: 100", fmt.Sprintf("count: %d", 100*(i+1)), 1)), Options{Registry: h.reg})
 		if err := a.Start(); err != nil {
 			t.Fatal(err)
 		}
-		h.wait("a")
+		h.wait(t, "a")
 		if err := a.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -251,28 +308,30 @@ func TestReload(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	dir := t.TempDir()
 	h := newHarness()
-	a := New(load(t, dir, basic), Options{Registry: h.reg})
+	a := New(h.load(t, dir, basic), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer a.Stop(context.Background())
-	h.wait("a")
+	h.wait(t, "a")
 
 	// Unchanged: nothing restarts.
 	before := [2]*unit{a.inputs["a"], a.outputs["out"]}
-	if err := a.Reload(load(t, dir, basic)); err != nil {
+	if err := a.Reload(h.load(t, dir, basic)); err != nil {
 		t.Fatal(err)
 	}
 	if after := [2]*unit{a.inputs["a"], a.outputs["out"]}; after != before {
 		t.Fatalf("an unchanged reload restarted something: %v", h.events.list())
 	}
 
-	// A factory that fails refuses the whole reload; the old one keeps going.
+	// A constructor that fails refuses the whole reload; the old one keeps
+	// going. (Load refuses it first: it builds every component once.)
+	bad := h.load(t, dir, strings.Replace(basic, "a: {type: gen, count: 100}", "a: {type: gen, count: 100}\n  b: {type: gen, count: 10}", 1))
 	h.failBuild.Store(true)
-	err := a.Reload(load(t, dir, basic+"  # changed\n"+`  b: {type: tcp, listen: ["127.0.0.1:10"]}`+"\n"))
+	err := a.Reload(bad)
 	h.failBuild.Store(false)
 	if err == nil || !strings.Contains(err.Error(), "reload refused") {
-		t.Fatalf("reload with a failing factory: %v", err)
+		t.Fatalf("reload with a failing constructor: %v", err)
 	}
 
 	// Add an input, change the output: the output restarts from its
@@ -280,57 +339,152 @@ func TestReload(t *testing.T) {
 	changed := `
 http: {address: "127.0.0.1:0"}
 inputs:
-  a: {type: tcp, listen: ["127.0.0.1:100"]}
-  b: {type: tcp, listen: ["127.0.0.1:50"]}
+  a: {type: gen, count: 100}
+  b: {type: gen, count: 50}
 outputs:
-  out: {type: stdout, commit_interval: 2s}
+  out: {type: stdout, encoding: ndjson}
 `
-	if err := a.Reload(load(t, dir, changed)); err != nil {
+	if err := a.Reload(h.load(t, dir, changed)); err != nil {
 		t.Fatal(err)
 	}
-	h.wait("b")
+	h.wait(t, "b")
 	ev := strings.Join(h.events.list(), ",")
-	if strings.Count(ev, "build output out") != 2 || !strings.Contains(ev, "stop output out") || strings.Contains(ev, "stop input a") {
+	if strings.Count(ev, "build output out") != 1 || !strings.Contains(ev, "stop output out") || strings.Contains(ev, "stop input a") {
 		t.Errorf("reload events: %s", ev)
 	}
 	// Remove b again.
-	if err := a.Reload(load(t, dir, basic)); err != nil {
+	if err := a.Reload(h.load(t, dir, basic)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// b's lines follow a's in the one partition: offsets 100..149.
-	checkExactlyOnce(t, h.out.String(), append(seq("a", 0, 100), seq("b", 100, 150)...)...)
+	// a's lines printed raw before the reload, b's as NDJSON after it.
+	var got []string
+	for _, l := range strings.Split(strings.TrimSuffix(h.out.String(), "\n"), "\n") {
+		if i := strings.Index(l, `"body":"`); i >= 0 {
+			l = strings.TrimSuffix(l[i+len(`"body":"`):], `"}`)
+		}
+		got = append(got, l)
+	}
+	checkExactlyOnce(t, strings.Join(got, "\n"), append(seq("a", 0, 100), seq("b", 0, 50)...)...)
 }
 
-func TestUnavailableTypeIsReported(t *testing.T) {
+// TestReloadOutputWhileWriting is the reload data-loss case: an input
+// appends as fast as it can while the output is changed and reloaded ten
+// times; every line is printed exactly once, and the checkpoint never passes
+// the end of the spool.
+func TestReloadOutputWhileWriting(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
 	h := newHarness()
-	a := New(load(t, t.TempDir(), basic+"  files: {type: file, include: [/nonexistent/*.log]}\n"), Options{Registry: h.reg})
+	cfgs := []string{
+		"outputs:\n  out: {type: stdout, encoding: raw}\ninputs:\n  a: {type: gen}\n",
+		"outputs:\n  out: {type: stdout}\ninputs:\n  a: {type: gen}\n",
+	}
+	a := New(h.load(t, dir, cfgs[0]), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 10; i++ {
+		for n := h.sent.Load(); h.sent.Load() < n+500; {
+			time.Sleep(time.Millisecond)
+		}
+		// Toggle a setting the reload compares; both print raw lines.
+		c := h.load(t, dir, cfgs[i%2])
+		if err := a.Reload(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n := int(h.sent.Load())
+	checkExactlyOnce(t, h.out.String(), seq("a", 0, n)...)
+}
+
+// TestStartFailureNamesTheKey: an input that cannot bind fails the start,
+// and the error names its key path.
+func TestStartFailureNamesTheKey(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	h := newHarness()
+	a := New(h.load(t, t.TempDir(), withInput("l: {type: gen, count: 1, listen: [\""+ln.Addr().String()+"\"]}")), Options{Registry: h.reg})
+	err = a.Start()
+	if err == nil || !strings.Contains(err.Error(), "inputs.l: listen tcp "+ln.Addr().String()) {
+		t.Fatalf("start with a taken port: %v", err)
+	}
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReloadRefusedWhenAnAddressIsTaken: a reload adding an input on a
+// taken port is refused before anything changes.
+func TestReloadRefusedWhenAnAddressIsTaken(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := t.TempDir()
+	h := newHarness()
+	a := New(h.load(t, dir, basic), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer a.Stop(context.Background())
-	h.wait("a")
-	ok, report := a.readiness()
-	if !ok || !strings.Contains(report, "input files (file): not available in this build") {
-		t.Errorf("ready=%v report:\n%s", ok, report)
+	h.wait(t, "a")
+	before := a.outputs["out"]
+	err = a.Reload(h.load(t, dir, strings.Replace(withInput("l: {type: gen, count: 1, listen: [\""+ln.Addr().String()+"\"]}"),
+		"type: stdout", "type: stdout, encoding: ndjson", 1)))
+	if err == nil || !strings.Contains(err.Error(), "reload refused, nothing changed: inputs.l.listen[0]") {
+		t.Fatalf("reload with a taken port: %v", err)
 	}
+	if a.outputs["out"] != before || a.inputs["l"] != nil {
+		t.Fatal("a refused reload changed the running components")
+	}
+}
+
+// TestRenameCarriesTheCheckpoint: an output renamed by a reload resumes
+// where the old name was; nothing is printed twice.
+func TestRenameCarriesTheCheckpoint(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	dir := t.TempDir()
+	h := newHarness()
+	a := New(h.load(t, dir, basic), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, "a")
+	if err := a.outputComponent("out").Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(strings.Replace(basic, "out:", "renamed:", 1), "count: 100", "count: 150", 1)
+	if err := a.Reload(h.load(t, dir, renamed)); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, "a")
+	if err := a.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, h.out.String(), seq("a", 0, 150)...)
 }
 
 func TestMetricsScrape(t *testing.T) {
 	h := newHarness()
-	a := New(load(t, t.TempDir(), basic), Options{Registry: h.reg})
+	a := New(h.load(t, t.TempDir(), basic), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer a.Stop(context.Background())
-	h.wait("a")
-	// Wait until the output has delivered everything, through its Drainer.
-	a.mu.Lock()
-	d := a.outputs["out"].component().(recordingOutput)
-	a.mu.Unlock()
-	if err := d.Drain(context.Background()); err != nil {
+	h.wait(t, "a")
+	if err := a.outputComponent("out").Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -343,6 +497,9 @@ func TestMetricsScrape(t *testing.T) {
 			t.Errorf("%s: %s", path, resp.Status)
 		}
 	}
+	if _, err := a.Metrics().Gather(); err != nil {
+		t.Errorf("gather: %v", err)
+	}
 	resp, err := http.Get("http://" + a.HTTPAddr() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -351,10 +508,12 @@ func TestMetricsScrape(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{
 		`capstan_spool_appended_records_total{partition="0",stream="default"} 100`,
-		`capstan_output_records_out_total{output="out",type="stdout"} 100`,
+		`capstan_output_records_total{name="out",type="stdout"} 100`,
 		`capstan_output_lag_records{output="out",partition="0",stream="default"} 0`,
 		`capstan_output_lag_bytes{output="out",partition="0",stream="default"} 0`,
-		`capstan_component_up{kind="input",name="a",type="tcp"} 1`,
+		`capstan_component_up{kind="input",name="a",type="gen"} 1`,
+		`capstan_component_state{kind="output",name="out",state="running",type="stdout"} 1`,
+		`capstan_component_state{kind="output",name="out",state="degraded",type="stdout"} 0`,
 		`capstan_ready 1`,
 		`go_goroutines`,
 	} {
@@ -364,41 +523,47 @@ func TestMetricsScrape(t *testing.T) {
 	}
 }
 
-func TestStatsMetrics(t *testing.T) {
-	type stats struct {
-		RecordsIn   atomic.Uint64
-		UDPDrops    uint64
-		Connections atomic.Int64
-		name        string
-		Label       string
+// TestUnknownMetricFailsTheGather: a component reporting a name outside
+// the vocabulary is caught by the registry's checks.
+func TestUnknownMetricFailsTheGather(t *testing.T) {
+	h := newHarness()
+	h.reg.Output(component.NewOutputFactory("bad", func() *lines.StdoutConfig { return &lines.StdoutConfig{Encoding: lines.Raw} },
+		func(set component.Settings, c *lines.StdoutConfig) (component.Output, error) {
+			o, err := lines.NewStdout(set, c, io.Discard)
+			return badMetrics{o}, err
+		}))
+	a := New(h.load(t, t.TempDir(), withOutput("b: {type: bad}")), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
 	}
-	var s stats
-	s.RecordsIn.Store(3)
-	s.UDPDrops = 2
-	s.Connections.Store(5)
-	got := StatsMetrics(&s, "Connections")
-	want := []Metric{{Name: "records_in_total", Value: 3}, {Name: "udp_drops_total", Value: 2}, {Name: "connections", Value: 5, Gauge: true}}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("StatsMetrics = %v, want %v", got, want)
+	defer a.Stop(context.Background())
+	if _, err := a.Metrics().Gather(); err == nil || !strings.Contains(err.Error(), "not in the output vocabulary") {
+		t.Fatalf("gather: %v", err)
 	}
+}
+
+type badMetrics struct{ component.Output }
+
+func (badMetrics) Metrics() []component.Metric {
+	return []component.Metric{component.C("lines_out_total", 1)}
 }
 
 func TestPprofAndHTTPMove(t *testing.T) {
 	h := newHarness()
 	dir := t.TempDir()
-	a := New(load(t, dir, basic), Options{Registry: h.reg})
+	a := New(h.load(t, dir, basic), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer a.Stop(context.Background())
-	h.wait("a")
+	h.wait(t, "a")
 	old := a.HTTPAddr()
 	resp, err := http.Get("http://" + old + "/debug/pprof/")
 	if err != nil || resp.StatusCode != 404 {
 		t.Fatalf("pprof served without being asked: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	if err := a.Reload(load(t, dir, strings.Replace(basic, `http: {address: "127.0.0.1:0"}`, `http: {address: "127.0.0.1:0", pprof: true}`, 1))); err != nil {
+	if err := a.Reload(h.load(t, dir, strings.Replace(basic, `http: {address: "127.0.0.1:0"}`, `http: {address: "127.0.0.1:0", pprof: true}`, 1))); err != nil {
 		t.Fatal(err)
 	}
 	if a.HTTPAddr() == old {
@@ -411,28 +576,19 @@ func TestPprofAndHTTPMove(t *testing.T) {
 	resp.Body.Close()
 }
 
-// TestStopUnderLoad: an input appends as fast as it can until SIGTERM's
-// Stop; every line it got into the spool is printed exactly once, in order.
+// TestStopUnderLoad: an input appends as fast as it can until Stop; every
+// line it got into the spool is printed exactly once, in order.
 func TestStopUnderLoad(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	h := newHarness()
-	cfg := load(t, t.TempDir(), `
-outputs:
-  out: {type: stdout}
-inputs:
-  a: {type: tcp, listen: ["127.0.0.1:0"]}
-`)
-	a := New(cfg, Options{Registry: h.reg})
+	a := New(h.load(t, t.TempDir(), "outputs:\n  out: {type: stdout}\ninputs:\n  a: {type: gen}\n"), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// Let the output print some before stopping, so Stop meets both a
 	// busy input and an output with a backlog.
 	for len(h.out.String()) < 10000 {
-		a.mu.Lock()
-		d := a.outputs["out"].component().(recordingOutput)
-		a.mu.Unlock()
-		d.Drain(context.Background())
+		a.outputComponent("out").Drain(context.Background())
 	}
 	if err := a.Stop(context.Background()); err != nil {
 		t.Fatal(err)
@@ -449,13 +605,15 @@ inputs:
 	}
 }
 
-// flaky fails its first run; the agent rebuilds it and runs it again.
+// flaky fails its first run after Ready; the agent rebuilds it and runs it
+// again.
 type flaky struct {
 	runs  *atomic.Int32
 	again chan struct{}
 }
 
-func (f *flaky) Run(ctx context.Context) error {
+func (f *flaky) Run(ctx context.Context, host component.InputHost) error {
+	host.Ready()
 	if f.runs.Add(1) == 1 {
 		return errors.New("boom")
 	}
@@ -468,22 +626,21 @@ func TestFailedComponentIsRestarted(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	var runs atomic.Int32
 	again := make(chan struct{})
-	reg := NewRegistry()
-	reg.Input("udp", func(InputEnv) (Component, error) { return &flaky{runs: &runs, again: again}, nil })
-	reg.Output("stdout", func(OutputEnv) (Component, error) {
-		return &flaky{runs: new(atomic.Int32), again: make(chan struct{})}, nil
-	})
-	a := New(load(t, t.TempDir(), `
-inputs:
-  u: {type: udp, listen: ["127.0.0.1:0"]}
-outputs:
-  o: {type: stdout}
-`), Options{Registry: reg})
+	h := newHarness()
+	h.reg.Input(component.NewInputFactory("flaky", func() *genConfig { return &genConfig{} },
+		func(component.Settings, *genConfig) (component.Input, error) {
+			return &flaky{runs: &runs, again: again}, nil
+		}))
+	a := New(h.load(t, t.TempDir(), withInput("f: {type: flaky}")), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	<-again // the second run began: it was rebuilt after the failure
-	if n := a.inputs["u"].restarts.Load(); n != 1 {
+	select {
+	case <-again: // the second run began: it was rebuilt after the failure
+	case <-time.After(20 * time.Second):
+		t.Fatal("the failed input was not run again within 20s")
+	}
+	if n := a.inputs["f"].restarts.Load(); n != 1 {
 		t.Errorf("restarts = %d, want 1", n)
 	}
 	if err := a.Stop(context.Background()); err != nil {
@@ -491,27 +648,74 @@ outputs:
 	}
 }
 
-// idle is an output without Drain that never commits anything.
-type idle struct{}
+// stuck is an output that cannot deliver: it reports itself degraded and
+// never drains.
+type stuck struct{}
 
-func (idle) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+func (stuck) Run(ctx context.Context, host component.OutputHost) error {
+	host.Ready()
+	host.Report(component.Degraded, "cannot deliver: connection refused")
+	<-ctx.Done()
+	return nil
+}
+func (stuck) Drain(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 
-// TestGraceBoundsDrain: an output that cannot deliver holds Stop only for
-// shutdown_grace; what it did not deliver stays in the spool.
-func TestGraceBoundsDrain(t *testing.T) {
+// TestDegradedOutput: /readyz says which output cannot deliver and why, and
+// Stop does not wait shutdown_grace for it; what it did not deliver stays in
+// the spool.
+func TestDegradedOutput(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	h := newHarness()
-	h.reg.Output("stdout", func(OutputEnv) (Component, error) { return idle{}, nil })
-	a := New(load(t, t.TempDir(), basic+"shutdown_grace: 100ms\n"), Options{Registry: h.reg})
+	h.reg.Output(component.NewOutputFactory("stuck", func() *nothing { return &nothing{} },
+		func(component.Settings, *nothing) (component.Output, error) { return stuck{}, nil }))
+	a := New(h.load(t, t.TempDir(), withOutput("s: {type: stuck}")+"shutdown_grace: 1h\n"), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h.wait("a")
-	lag, err := lagOf(a.spool, a.outputs["out"])
-	if err != nil || lag != 100 {
-		t.Errorf("lag = %d, %v; want 100", lag, err)
+	h.wait(t, "a")
+	ok, report := a.readiness()
+	if ok || !strings.Contains(report, "output s (stuck): degraded: cannot deliver: connection refused") {
+		t.Errorf("ready=%v, report:\n%s", ok, report)
 	}
-	if err := a.Stop(context.Background()); err != nil {
-		t.Fatal(err)
+	if lag, _ := lagOf(a.spool, a.outputs["s"]); lag != 100 {
+		t.Errorf("lag = %d, want 100", lag)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(context.Background()) }()
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop waited for an output that cannot deliver (shutdown_grace is 1h)")
 	}
 }
+
+// TestStopHonoursItsContext: Stop returns when its context ends, even if an
+// output would take longer.
+func TestStopHonoursItsContext(t *testing.T) {
+	h := newHarness()
+	h.reg.Output(component.NewOutputFactory("slow", func() *nothing { return &nothing{} },
+		func(component.Settings, *nothing) (component.Output, error) { return slow{}, nil }))
+	a := New(h.load(t, t.TempDir(), withOutput("s: {type: slow}")+"shutdown_grace: 1h\n"), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, "a")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := a.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop = %v, want the context's deadline", err)
+	}
+}
+
+// slow drains forever and is healthy: only the context ends its Drain.
+type slow struct{}
+
+func (slow) Run(ctx context.Context, host component.OutputHost) error {
+	host.Ready()
+	<-ctx.Done()
+	return nil
+}
+func (slow) Drain(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }

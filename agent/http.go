@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/capstan-agent/capstan/agent/config"
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 )
@@ -110,6 +112,9 @@ func (a *Agent) Ready() bool {
 	return ok
 }
 
+// readiness is ready when the spool is open and every input and output is
+// running; a component that is starting, restarting or degraded makes the
+// agent not ready, and the report says which and why.
 func (a *Agent) readiness() (bool, string) {
 	v := a.view.Load()
 	var b strings.Builder
@@ -123,32 +128,30 @@ func (a *Agent) readiness() (bool, string) {
 		b.WriteString("spool: not open\n")
 	default:
 		b.WriteString("spool: open\n")
-	}
-	for _, u := range v.inputs {
-		state := unitState(u)
-		if u.available && state != "running" {
-			ready = false
+		for _, st := range v.streams {
+			for _, p := range st.Partitions() {
+				if s := p.Stats(); s.Blocked {
+					ready = false
+					fmt.Fprintf(&b, "stream %s partition %d: degraded: full (%s of max_bytes share %s held by outputs behind); inputs wait (since %s)\n",
+						s.Stream, s.Partition, conf.Size(s.Bytes), conf.Size(s.BudgetBytes), s.BlockedSince.UTC().Format(time.RFC3339))
+				}
+			}
 		}
-		fmt.Fprintf(&b, "input %s (%s): %s\n", u.name, u.typ, state)
 	}
-	for _, u := range v.outputs {
-		fmt.Fprintf(&b, "output %s (%s): %s\n", u.name, u.typ, unitState(u))
+	for _, u := range append(append([]*unit{}, v.inputs...), v.outputs...) {
+		s := u.state()
+		line := fmt.Sprintf("%s %s (%s): %s", u.id.Kind, u.id.Name, u.id.Type, s.state)
+		if s.state != component.Running && !(v.stopping && s.state == component.Stopped) {
+			ready = false
+			if s.reason != "" {
+				line += ": " + s.reason
+			}
+			line += fmt.Sprintf(" (since %s)", s.since.UTC().Format(time.RFC3339))
+		}
+		b.WriteString(line + "\n")
 	}
 	if ready {
 		return true, "ready\n" + b.String()
 	}
 	return false, "not ready\n" + b.String()
-}
-
-func unitState(u *unit) string {
-	switch {
-	case !u.available:
-		return "not available in this build"
-	case !u.up.Load():
-		return "down (restarting)"
-	}
-	if r, ok := u.component().(Readier); ok && !r.Ready() {
-		return "starting (not listening yet)"
-	}
-	return "running"
 }

@@ -1,9 +1,10 @@
 package agent
 
 import (
-	"sort"
+	"fmt"
 	"strconv"
 
+	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -15,11 +16,14 @@ import (
 func newMetrics(a *Agent) *prometheus.Registry {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r.MustRegister(&collector{a: a})
+	r.MustRegister(&collector{a: a, vocab: newVocabulary()})
 	return r
 }
 
-type collector struct{ a *Agent }
+type collector struct {
+	a     *Agent
+	vocab vocabulary
+}
 
 var (
 	partLabels = []string{"stream", "partition"}
@@ -36,17 +40,61 @@ var (
 	descSpoolDups       = prometheus.NewDesc("capstan_spool_duplicate_batches_total", "Batches dropped because their producer sequence was already stored.", partLabels, nil)
 	descSpoolDropSegs   = prometheus.NewDesc("capstan_spool_dropped_segments_total", "Unshipped segments deleted by when_full: drop_oldest.", partLabels, nil)
 	descSpoolDropRecs   = prometheus.NewDesc("capstan_spool_dropped_records_total", "Unshipped records deleted by when_full: drop_oldest.", partLabels, nil)
+	descSpoolBlockedNow = prometheus.NewDesc("capstan_spool_blocked", "1 while a partition is full and appends wait for space (when_full: block).", partLabels, nil)
+	descSpoolBlockedSec = prometheus.NewDesc("capstan_spool_blocked_seconds_total", "Time a partition spent full with appends waiting.", partLabels, nil)
+	descSpoolBlockedB   = prometheus.NewDesc("capstan_spool_blocked_bytes", "Bytes of appends waiting for space now.", partLabels, nil)
+	descSpoolBudget     = prometheus.NewDesc("capstan_spool_budget_bytes", "A partition's share of its stream's max_bytes; 0 when the stream has no bound.", partLabels, nil)
+	descSpoolFsyncs     = prometheus.NewDesc("capstan_spool_fsyncs_total", "fdatasync calls on a partition's segments.", partLabels, nil)
+	descSpoolFsyncErrs  = prometheus.NewDesc("capstan_spool_fsync_errors_total", "fdatasync calls that failed (each logged).", partLabels, nil)
+	descSpoolFsyncSec   = prometheus.NewDesc("capstan_spool_fsync_seconds_total", "Time spent in fdatasync on a partition's segments.", partLabels, nil)
+	descSpoolFsyncMax   = prometheus.NewDesc("capstan_spool_fsync_max_seconds", "The longest fdatasync of a partition since start.", partLabels, nil)
 	descRecoveryCut     = prometheus.NewDesc("capstan_spool_recovery_cut_bytes", "Bytes cut from a torn tail when the partition was opened.", partLabels, nil)
 	descOutputLag       = prometheus.NewDesc("capstan_output_lag_records", "Records of a partition past the output's committed checkpoint.", []string{"output", "stream", "partition"}, nil)
 	descOutputLagBytes  = prometheus.NewDesc("capstan_output_lag_bytes", "Spool bytes of a partition past the output's committed checkpoint.", []string{"output", "stream", "partition"}, nil)
-	descComponentUp     = prometheus.NewDesc("capstan_component_up", "1 while an input or output is running, 0 while it is down or not available in this build.", []string{"kind", "name", "type"}, nil)
+	descComponentUp     = prometheus.NewDesc("capstan_component_up", "1 while an input or output runs and is ready (running or degraded), 0 while it starts, restarts or is stopped.", []string{"kind", "name", "type"}, nil)
+	descComponentState  = prometheus.NewDesc("capstan_component_state", "1 for the state an input or output is in (starting, running, degraded, restarting, stopped), 0 for the others.", []string{"kind", "name", "type", "state"}, nil)
 	descComponentRestar = prometheus.NewDesc("capstan_component_restarts_total", "Times an input or output failed and was restarted.", []string{"kind", "name", "type"}, nil)
 	descReady           = prometheus.NewDesc("capstan_ready", "1 when the agent is ready (as /readyz).", nil, nil)
 )
 
-// Describe sends nothing: components report metrics the agent cannot know
-// in advance, so this is an unchecked collector.
-func (c *collector) Describe(chan<- *prometheus.Desc) {}
+// vocabulary is the Desc of every metric a component may report, by kind
+// and name (component.Vocabulary).
+type vocabulary map[component.Kind]map[string]vocab
+
+type vocab struct {
+	desc *prometheus.Desc
+	typ  component.MetricType
+	n    int // label values besides name and type
+}
+
+func newVocabulary() vocabulary {
+	v := vocabulary{}
+	for _, k := range []component.Kind{component.KindInput, component.KindOutput} {
+		v[k] = map[string]vocab{}
+		for _, d := range component.Vocabulary(k) {
+			labels := append([]string{"name", "type"}, d.Labels...)
+			v[k][d.Name] = vocab{prometheus.NewDesc("capstan_"+string(k)+"_"+d.Name, d.Help, labels, nil), d.Type, len(d.Labels)}
+		}
+	}
+	return v
+}
+
+// Describe sends every Desc the collector may send, so that the registry
+// checks names, help and labels once (a checked collector).
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSpoolBytes, descSpoolSegments, descSpoolNext, descSpoolOldest, descSpoolProducers,
+		descSpoolBlocked, descSpoolRecords, descSpoolBatches, descSpoolAppBytes, descSpoolDups, descSpoolDropSegs,
+		descSpoolDropRecs, descSpoolBlockedNow, descSpoolBlockedSec, descSpoolBlockedB, descSpoolBudget, descSpoolFsyncs,
+		descSpoolFsyncErrs, descSpoolFsyncSec, descSpoolFsyncMax, descRecoveryCut, descOutputLag, descOutputLagBytes, descComponentUp, descComponentState,
+		descComponentRestar, descReady} {
+		ch <- d
+	}
+	for _, byName := range c.vocab {
+		for _, v := range byName {
+			ch <- v.desc
+		}
+	}
+}
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	v := c.a.view.Load()
@@ -78,25 +126,39 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter(descSpoolDups, s.Duplicates)
 			counter(descSpoolDropSegs, s.DroppedSegments)
 			counter(descSpoolDropRecs, s.DroppedRecords)
+			gauge(descSpoolBlockedNow, b2f(s.Blocked))
+			ch <- prometheus.MustNewConstMetric(descSpoolBlockedSec, prometheus.CounterValue, s.BlockedSeconds, l...)
+			gauge(descSpoolBlockedB, float64(s.BlockedBytes))
+			gauge(descSpoolBudget, float64(s.BudgetBytes))
+			counter(descSpoolFsyncs, s.FsyncCount)
+			counter(descSpoolFsyncErrs, s.FsyncErrors)
+			ch <- prometheus.MustNewConstMetric(descSpoolFsyncSec, prometheus.CounterValue, s.FsyncSeconds, l...)
+			gauge(descSpoolFsyncMax, s.FsyncMaxSeconds)
 		}
 	}
 	for _, u := range v.outputs {
-		if u.available {
-			c.outputLag(ch, v.spool, u)
-		}
+		c.outputLag(ch, v.spool, u)
 	}
 	for _, u := range append(append([]*unit{}, v.inputs...), v.outputs...) {
-		l := []string{u.kind, u.name, u.typ}
-		ch <- prometheus.MustNewConstMetric(descComponentUp, prometheus.GaugeValue, b2f(u.up.Load()), l...)
+		l := []string{string(u.id.Kind), u.id.Name, u.id.Type}
+		st := u.state().state
+		up := st == component.Running || st == component.Degraded
+		ch <- prometheus.MustNewConstMetric(descComponentUp, prometheus.GaugeValue, b2f(up), l...)
+		for _, s := range component.States {
+			if s == component.Unavailable {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(descComponentState, prometheus.GaugeValue, b2f(st == s), append(l, string(s))...)
+		}
 		ch <- prometheus.MustNewConstMetric(descComponentRestar, prometheus.CounterValue, float64(u.restarts.Load()), l...)
-		if src, ok := u.component().(MetricSource); ok {
-			componentMetrics(ch, u, src.Metrics())
+		if src, ok := u.component().(component.MetricSource); ok {
+			c.componentMetrics(ch, u, src.Metrics())
 		}
 	}
 }
 
 func (c *collector) outputLag(ch chan<- prometheus.Metric, sp *spool.Spool, u *unit) {
-	committed, err := sp.Checkpoints().Load(u.name)
+	committed, err := sp.Checkpoints().Load(u.id.Name)
 	if err != nil {
 		return
 	}
@@ -111,38 +173,47 @@ func (c *collector) outputLag(ch chan<- prometheus.Metric, sp *spool.Spool, u *u
 			if next > cp {
 				lag, lagBytes = float64(next-cp), float64(p.BytesFrom(cp))
 			}
-			ch <- prometheus.MustNewConstMetric(descOutputLag, prometheus.GaugeValue, lag, u.name, st.Name(), strconv.Itoa(p.ID()))
-			ch <- prometheus.MustNewConstMetric(descOutputLagBytes, prometheus.GaugeValue, lagBytes, u.name, st.Name(), strconv.Itoa(p.ID()))
+			ch <- prometheus.MustNewConstMetric(descOutputLag, prometheus.GaugeValue, lag, u.id.Name, st.Name(), strconv.Itoa(p.ID()))
+			ch <- prometheus.MustNewConstMetric(descOutputLagBytes, prometheus.GaugeValue, lagBytes, u.id.Name, st.Name(), strconv.Itoa(p.ID()))
 		}
 	}
 }
 
 // componentMetrics exposes a component's own metrics as
-// capstan_<kind>_<name>{<kind>="...", type="...", ...}.
-func componentMetrics(ch chan<- prometheus.Metric, u *unit, ms []Metric) {
+// capstan_<kind>_<name>{name="...", type="...", ...}. A name outside the
+// vocabulary, or with the wrong number of label values, is a bug: it is
+// sent as an invalid metric, which fails the scrape's checks (tests) but
+// not the scrape (ContinueOnError).
+func (c *collector) componentMetrics(ch chan<- prometheus.Metric, u *unit, ms []component.Metric) {
 	for _, m := range ms {
-		keys := make([]string, 0, len(m.Labels))
-		for k := range m.Labels {
-			keys = append(keys, k)
+		v, ok := c.vocab[u.id.Kind][m.Name]
+		if !ok {
+			d := prometheus.NewDesc("capstan_"+string(u.id.Kind)+"_"+m.Name, "not in the vocabulary", nil, nil)
+			ch <- prometheus.NewInvalidMetric(d, fmt.Errorf("%s %s reports %q, which is not in the %s vocabulary", u.id.Kind, u.id.Name, m.Name, u.id.Kind))
+			continue
 		}
-		sort.Strings(keys)
-		names := append([]string{u.kind, "type"}, keys...)
-		values := []string{u.name, u.typ}
-		for _, k := range keys {
-			values = append(values, m.Labels[k])
+		values := append([]string{u.id.Name, u.id.Type}, m.LabelValues...)
+		var metric prometheus.Metric
+		var err error
+		switch v.typ {
+		case component.HistogramType:
+			h := m.Histogram
+			if h == nil {
+				err = fmt.Errorf("%s: histogram without a snapshot", m.Name)
+				break
+			}
+			buckets := make(map[float64]uint64, len(h.Bounds))
+			for i, b := range h.Bounds {
+				buckets[b] = h.Cumulative[i]
+			}
+			metric, err = prometheus.NewConstHistogram(v.desc, h.Count, h.Sum, buckets, values...)
+		case component.Gauge:
+			metric, err = prometheus.NewConstMetric(v.desc, prometheus.GaugeValue, m.Value, values...)
+		default:
+			metric, err = prometheus.NewConstMetric(v.desc, prometheus.CounterValue, m.Value, values...)
 		}
-		help := m.Help
-		if help == "" {
-			help = "Reported by the " + u.typ + " " + u.kind + "."
-		}
-		d := prometheus.NewDesc("capstan_"+u.kind+"_"+m.Name, help, names, nil)
-		t := prometheus.CounterValue
-		if m.Gauge {
-			t = prometheus.GaugeValue
-		}
-		metric, err := prometheus.NewConstMetric(d, t, m.Value, values...)
 		if err != nil {
-			metric = prometheus.NewInvalidMetric(d, err)
+			metric = prometheus.NewInvalidMetric(v.desc, err)
 		}
 		ch <- metric
 	}

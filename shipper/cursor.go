@@ -14,15 +14,17 @@ import (
 // where the output's peer last acknowledged. Next and Rewind belong to the one
 // goroutine that sends the partition; Ack may come from any goroutine.
 type Cursor struct {
-	key   spool.Key
-	part  *spool.Partition
-	r     *spool.Reader
-	acked atomic.Uint64 // next offset the peer has not acknowledged
-	log   *zap.Logger
+	name   string // the output's
+	key    spool.Key
+	part   *spool.Partition
+	r      *spool.Reader
+	acked  atomic.Uint64 // next offset the peer has not acknowledged
+	log    *zap.Logger
+	notify func() // called when acked moves (Group.Drain waits on it)
 }
 
-func newCursor(key spool.Key, p *spool.Partition, from uint64, log *zap.Logger) *Cursor {
-	c := &Cursor{key: key, part: p, r: p.NewReader(from), log: log}
+func newCursor(name string, key spool.Key, p *spool.Partition, from uint64, log *zap.Logger) *Cursor {
+	c := &Cursor{name: name, key: key, part: p, r: p.NewReader(from), log: log}
 	c.acked.Store(from)
 	return c
 }
@@ -35,7 +37,9 @@ func (c *Cursor) Partition() *spool.Partition { return c.part }
 
 // Next returns the next range of at most maxBytes (at least one batch),
 // waiting for data until ctx ends. Offsets that are gone (retention,
-// drop_oldest, damage) are logged and skipped: there is nothing left to send.
+// drop_oldest, damage) are logged with the reason and skipped: there is
+// nothing left to send. A position past the end of the partition is logged
+// and moved to the end.
 func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) {
 	for {
 		rg, err := c.r.Next(maxBytes)
@@ -44,18 +48,25 @@ func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) 
 		}
 		var gap *spool.GapError
 		var corrupt *spool.CorruptionError
+		var beyond *spool.BeyondEndError
 		switch {
 		case errors.Is(err, spool.ErrNoData):
 			if err := c.part.Wait(ctx, c.r.Offset()); err != nil {
 				return spool.Range{}, err
 			}
 		case errors.As(err, &gap):
-			c.log.Warn("offsets skipped: no longer in the spool", zap.Stringer("partition", c.key),
-				zap.Uint64("from", gap.From), zap.Uint64("to", gap.To))
+			c.log.Warn("offsets skipped: no longer in the spool", zap.String("output", c.name),
+				zap.Stringer("partition", c.key), zap.Uint64("from", gap.From), zap.Uint64("to", gap.To-1),
+				zap.Uint64("records", gap.Lost()), zap.String("reason", string(gap.Reason)))
 		case errors.As(err, &corrupt):
-			c.log.Error("damaged batches skipped", zap.Stringer("partition", c.key),
+			c.log.Error("damaged batches skipped", zap.String("output", c.name), zap.Stringer("partition", c.key),
 				zap.String("segment", corrupt.Segment), zap.Int64("pos", corrupt.Pos),
-				zap.Uint64("resume", corrupt.Resume), zap.Error(corrupt.Err))
+				zap.Uint64("from", corrupt.Offset), zap.Uint64("resume", corrupt.Resume),
+				zap.String("reason", string(spool.GapDamaged)), zap.Error(corrupt.Err))
+		case errors.As(err, &beyond):
+			c.log.Error("read position beyond the end of the partition; resuming at the end",
+				zap.String("output", c.name), zap.Stringer("partition", c.key),
+				zap.Uint64("offset", beyond.Offset), zap.Uint64("next_offset", beyond.Next))
 		default:
 			return spool.Range{}, err
 		}
@@ -70,7 +81,13 @@ func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) 
 func (c *Cursor) Ack(next uint64) {
 	for {
 		cur := c.acked.Load()
-		if next <= cur || c.acked.CompareAndSwap(cur, next) {
+		if next <= cur {
+			return
+		}
+		if c.acked.CompareAndSwap(cur, next) {
+			if c.notify != nil {
+				c.notify()
+			}
 			return
 		}
 	}

@@ -50,12 +50,17 @@ type Group struct {
 
 	mu        sync.Mutex // serialises commits
 	committed map[spool.Key]uint64
+
+	progressMu sync.Mutex
+	progress   chan struct{} // closed and replaced when a cursor's ack moves
 }
 
 // NewGroup registers the output with the checkpoint store and opens a cursor
 // for every partition of streams, at its committed offset, or at start for a
-// partition never committed. The starting offsets are committed at once, so
-// that start_at newest holds across a restart and retention knows the output.
+// partition never committed. A committed offset beyond the partition's next
+// offset is logged and replaced by the next offset. The starting offsets are
+// committed at once, so that start_at newest holds across a restart and
+// retention knows the output.
 func NewGroup(name string, cps Checkpointer, streams []*spool.Stream, start StartAt, log *zap.Logger) (*Group, error) {
 	if log == nil {
 		log = zap.NewNop()
@@ -71,21 +76,33 @@ func NewGroup(name string, cps Checkpointer, streams []*spool.Stream, start Star
 	} else if err != nil {
 		return nil, fmt.Errorf("register output %s: %w", name, err)
 	}
-	g := &Group{name: name, cps: cps, log: log, committed: map[spool.Key]uint64{}}
+	g := &Group{name: name, cps: cps, log: log, committed: map[spool.Key]uint64{}, progress: make(chan struct{})}
 	initial := map[spool.Key]uint64{}
 	for _, st := range streams {
 		for _, p := range st.Partitions() {
 			key := spool.Key{Stream: st.Name(), Partition: p.ID()}
 			from, ok := committed[key]
-			if !ok {
+			if next := p.NextOffset(); ok && from > next {
+				// No delivery commits past the end: a bug did, or a power
+				// loss took the data behind it. Resuming there would skip
+				// every record appended until the end reached it again.
+				log.Error("checkpoint beyond the end of the partition; resuming at the end",
+					zap.String("output", name), zap.Stringer("partition", key),
+					zap.Uint64("checkpoint", from), zap.Uint64("next_offset", next))
+				from, ok = next, false
+			} else if !ok {
 				from = p.OldestOffset()
 				if start == StartNewest {
-					from = p.NextOffset()
+					from = next
 				}
+			}
+			if !ok {
 				initial[key] = from
 			}
 			g.committed[key] = from
-			g.cursors = append(g.cursors, newCursor(key, p, from, log))
+			c := newCursor(name, key, p, from, log)
+			c.notify = g.notify
+			g.cursors = append(g.cursors, c)
 		}
 	}
 	if len(initial) > 0 {

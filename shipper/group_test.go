@@ -2,18 +2,24 @@ package shipper
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
-	"github.com/capstan-agent/capstan/shipper/shiptest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestGroupStartAndResume(t *testing.T) {
 	dir := t.TempDir()
-	s := shiptest.Open(t, dir, spool.Options{}, map[string]int{"app": 2})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 5)
-	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 4, 4)
+	s := spooltest.Open(t, dir, spool.Options{}, map[string]int{"app": 2})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 5)
+	spooltest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 4, 4)
 
 	oldest, err := NewGroup("out-old", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
 	if err != nil {
@@ -73,8 +79,8 @@ func TestGroupStartAndResume(t *testing.T) {
 }
 
 func TestCursorWaitsForData(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
 	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +90,7 @@ func TestCursorWaitsForData(t *testing.T) {
 		rg, _ := g.Cursors()[0].Next(context.Background(), 1<<20)
 		done <- rg
 	}()
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
 	if rg := <-done; rg.Next != 3 {
 		t.Fatalf("range %+v", rg)
 	}
@@ -96,9 +102,9 @@ func TestCursorWaitsForData(t *testing.T) {
 }
 
 func TestGroupRunCommitsOnStop(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 3, 3)
 	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -125,5 +131,58 @@ func TestStartAtValidate(t *testing.T) {
 	}
 	if err := StartAt("beginning").Validate(); err == nil {
 		t.Error("beginning accepted")
+	}
+}
+
+// A stored checkpoint past the end of a partition (left by a bug, or by a
+// power loss that took the data behind it) is logged, and the output resumes
+// at the end: every record appended later is read, none skipped.
+func TestGroupStartBeyondEndResumesAtTheEnd(t *testing.T) {
+	dir := t.TempDir()
+	s := spooltest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 30, 10)
+	if err := os.WriteFile(filepath.Join(dir, "checkpoints", "out"), []byte(`{"version":1,"offsets":{"app/0":90002}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.ErrorLevel)
+	g, err := NewGroup("out", s.Checkpoints(), []*spool.Stream{st}, StartOldest, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := g.Cursors()[0]
+	if c.Sent() != 30 || c.Acked() != 30 {
+		t.Fatalf("cursor at %d/%d, want the end 30", c.Sent(), c.Acked())
+	}
+	got, _ := s.Checkpoints().Load("out")
+	if got[c.Key()] != 30 {
+		t.Fatalf("checkpoint %v, want the end committed", got)
+	}
+	entries := logs.FilterMessageSnippet("beyond the end").All()
+	if len(entries) != 1 {
+		t.Fatalf("log: %v", logs.All())
+	}
+	fields := entries[0].ContextMap()
+	if fields["output"] != "out" || fields["partition"] != "app/0" || fields["checkpoint"] != uint64(90002) || fields["next_offset"] != uint64(30) {
+		t.Errorf("log fields %v", fields)
+	}
+
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 30, 20, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	next := uint64(30)
+	for next < 50 {
+		rg, err := c.Next(ctx, 1<<20)
+		if err != nil {
+			t.Fatalf("waiting for records 30 to 49, at %d: %v", next, err)
+		}
+		if rg.First != next {
+			t.Fatalf("range starts at %d, want %d", rg.First, next)
+		}
+		next = rg.Next
+	}
+	c.Ack(next)
+	if err := g.Commit(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -95,19 +95,39 @@ func (c *Checkpoints) Load(consumer string) (map[Key]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
 	}
+	out, err := decodeCheckpoint(b)
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// decodeCheckpoint decodes the bytes of a checkpoint file (docs/format.md).
+// Any error wraps ErrBadCheckpoint.
+func decodeCheckpoint(b []byte) (map[Key]uint64, error) {
 	var f checkpointFile
 	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
-		return nil, fmt.Errorf("read checkpoint %s: %w", path, ErrBadCheckpoint)
+		return nil, ErrBadCheckpoint
 	}
 	out := make(map[Key]uint64, len(f.Offsets))
 	for k, v := range f.Offsets {
 		var key Key
 		if err := key.UnmarshalText([]byte(k)); err != nil {
-			return nil, fmt.Errorf("read checkpoint %s: %v: %w", path, err, ErrBadCheckpoint)
+			return nil, fmt.Errorf("%v: %w", err, ErrBadCheckpoint)
 		}
 		out[key] = v
 	}
 	return out, nil
+}
+
+// encodeCheckpoint is the file for offsets: stable, since JSON sorts map keys.
+func encodeCheckpoint(offsets map[Key]uint64) []byte {
+	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(offsets))}
+	for k, v := range offsets {
+		f.Offsets[k.String()] = v
+	}
+	b, _ := json.Marshal(f) // strings and numbers only: cannot fail
+	return b
 }
 
 // Consumers lists the consumers with a checkpoint file.
@@ -127,8 +147,13 @@ func (c *Checkpoints) Consumers() ([]string, error) {
 
 // Commit records offsets (the next offset to read, per partition) for a
 // registered consumer, durably, then lets retention free what every consumer
-// has now passed.
+// has now passed. An offset beyond its partition's next offset cannot come
+// from a delivery: the whole commit is refused with a *BeyondEndError and
+// nothing of it is written. So is an offset of a partition that is not open.
 func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
+	if err := c.checkBounds(consumer, offsets); err != nil {
+		return err
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
@@ -140,12 +165,8 @@ func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
 	for k, v := range offsets {
 		cur[k] = v
 	}
-	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(cur))}
-	for k, v := range cur {
-		f.Offsets[k.String()] = v
-	}
+	b := encodeCheckpoint(cur)
 	c.mu.Unlock()
-	b, _ := json.Marshal(f) // map keys are sorted: the file is stable
 	if err := writeFileAtomic(filepath.Join(c.dir, consumer), b); err != nil {
 		return fmt.Errorf("commit checkpoint: %w", err)
 	}
@@ -157,6 +178,27 @@ func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
 	for _, k := range keys {
 		if p := c.spool.partition(k); p != nil {
 			p.committed()
+		}
+	}
+	return nil
+}
+
+// checkBounds refuses offsets past the end of their partitions. A
+// partition's next offset only grows while the spool is open, so a check
+// passed here still holds when the file is written.
+func (c *Checkpoints) checkBounds(consumer string, offsets map[Key]uint64) error {
+	keys := make([]Key, 0, len(offsets))
+	for k := range offsets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		p := c.spool.partition(k)
+		if p == nil {
+			return fmt.Errorf("commit for consumer %s: partition %s is not open", consumer, k)
+		}
+		if next := p.NextOffset(); offsets[k] > next {
+			return &BeyondEndError{Consumer: consumer, Key: k, Offset: offsets[k], Next: next}
 		}
 	}
 	return nil

@@ -2,14 +2,11 @@ package spool
 
 import (
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // WriteFileAtomic replaces path with data so that a crash leaves either the
 // old or the new content, never a mix: write a temporary file, fsync it,

@@ -3,7 +3,6 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"sync/atomic"
 
 	"github.com/capstan-agent/capstan/spool/batch"
-	"golang.org/x/sys/unix"
 )
 
 // The functions in this file look at a data dir without opening it: they take
@@ -58,8 +56,13 @@ func Inspect(dir string) (*Info, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, "agent.id")); err == nil {
 		info.AgentID = strings.TrimSpace(string(b))
 	}
-	info.LockedBy = lockHolder(filepath.Join(dir, "LOCK"))
-	parts, err := listPartitions(dir)
+	var locked *LockedError
+	if err := CheckLock(dir); errors.As(err, &locked) {
+		info.LockedBy = locked.PID
+	} else if err != nil {
+		info.Problems = append(info.Problems, err.Error())
+	}
+	parts, err := ListPartitions(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +84,15 @@ func Inspect(dir string) (*Info, error) {
 		}
 		info.Checkpoints[c] = offs
 	}
+	ends := make(map[Key]uint64, len(info.Partitions))
+	for _, pi := range info.Partitions {
+		ends[pi.Key] = pi.Next
+	}
+	for _, c := range consumers {
+		for _, e := range beyondEnd(c, info.Checkpoints[c], ends) {
+			info.Problems = append(info.Problems, e.Error())
+		}
+	}
 	return info, nil
 }
 
@@ -99,26 +111,12 @@ func isDataDir(dir string) error {
 	return nil
 }
 
-// lockHolder returns the pid written in the LOCK file if a process holds it.
-func lockHolder(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
+// ListPartitions lists the partitions of every stream on disk in the data
+// dir (spool/<stream>/<partition> directories), sorted.
+func ListPartitions(dir string) ([]Key, error) {
+	if err := isDataDir(dir); err != nil {
+		return nil, err
 	}
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err == nil {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		return ""
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, 32))
-	if pid := strings.TrimSpace(string(b)); pid != "" {
-		return pid
-	}
-	return "?"
-}
-
-// listPartitions finds spool/<stream>/<partition> directories, sorted.
-func listPartitions(dir string) ([]Key, error) {
 	streams, err := os.ReadDir(filepath.Join(dir, "spool"))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, "spool"), err)
@@ -138,12 +136,7 @@ func listPartitions(dir string) ([]Key, error) {
 			}
 		}
 	}
-	slices.SortFunc(keys, func(a, b Key) int {
-		if c := strings.Compare(a.Stream, b.Stream); c != 0 {
-			return c
-		}
-		return a.Partition - b.Partition
-	})
+	slices.SortFunc(keys, compareKeys)
 	return keys, nil
 }
 
@@ -237,10 +230,11 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 		vs.Problems++
 		report(p)
 	}
-	keys, err := listPartitions(dir)
+	keys, err := ListPartitions(dir)
 	if err != nil {
 		return vs, err
 	}
+	ends := map[Key]uint64{} // next offset of each readable partition
 	for _, k := range keys {
 		vs.Partitions++
 		pdir := filepath.Join(dir, "spool", k.Stream, strconv.Itoa(k.Partition))
@@ -249,6 +243,7 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 			count(Problem{pdir, -1, err.Error()})
 			continue
 		}
+		ends[k] = 0
 		for i, base := range bases {
 			s, err := openSegment(pdir, base, false)
 			if err != nil {
@@ -258,6 +253,9 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 			vs.Segments++
 			last := i == len(bases)-1
 			next := s.verify(&vs, count, last)
+			if last {
+				ends[k] = next
+			}
 			if !last && next != bases[i+1] && s.size.Load() > 0 {
 				count(Problem{s.path, -1, fmt.Sprintf("ends at offset %d but the next segment starts at %d", next, bases[i+1])})
 			}
@@ -273,11 +271,36 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 	ck := &Checkpoints{dir: filepath.Join(dir, "checkpoints")}
 	consumers, _ := ck.Consumers()
 	for _, c := range consumers {
-		if _, err := ck.Load(c); err != nil {
+		offs, err := ck.Load(c)
+		if err != nil {
 			count(Problem{filepath.Join(ck.dir, c), -1, "checkpoint damaged: the consumer will start again from its configured start"})
+			continue
+		}
+		for _, e := range beyondEnd(c, offs, ends) {
+			count(Problem{filepath.Join(ck.dir, c), -1, e.Error() + " (the consumer resumes at the end)"})
 		}
 	}
 	return vs, nil
+}
+
+// beyondEnd lists the checkpoints of consumer that lie past the end of their
+// partition, in partition order. Partitions not in ends are not judged.
+func beyondEnd(consumer string, offs map[Key]uint64, ends map[Key]uint64) []*BeyondEndError {
+	var out []*BeyondEndError
+	for k, v := range offs {
+		if next, ok := ends[k]; ok && v > next {
+			out = append(out, &BeyondEndError{Consumer: consumer, Key: k, Offset: v, Next: next})
+		}
+	}
+	slices.SortFunc(out, func(a, b *BeyondEndError) int { return compareKeys(a.Key, b.Key) })
+	return out
+}
+
+func compareKeys(a, b Key) int {
+	if c := strings.Compare(a.Stream, b.Stream); c != 0 {
+		return c
+	}
+	return a.Partition - b.Partition
 }
 
 // verify reads the segment from start to end, checking each batch, then its
@@ -285,30 +308,24 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 func (s *segment) verify(vs *VerifyStats, report func(Problem), last bool) uint64 {
 	size := s.size.Load()
 	vs.Bytes += size
-	var scratch []byte
-	pos, next := int64(0), s.base
 	starts := map[int64]uint64{}
-	for pos < size {
-		h, _, err := s.checkBatch(pos, size, next, true, &scratch)
-		if err != nil {
-			q, hq, _, ok := s.resync(pos+1, size, next, &scratch)
-			if !ok {
-				what := "damaged batch"
-				if last {
-					what = "torn or damaged tail"
-				}
-				report(Problem{s.path, pos, fmt.Sprintf("%s (%d bytes from offset %d on): %v", what, size-pos, next, err)})
-				break
-			}
-			report(Problem{s.path, pos, fmt.Sprintf("damaged batch: %v; %d bytes (offsets %d to %d) unreadable", err, q-pos, next, hq.BaseOffset-1)})
-			pos, h = q, hq
+	sc := newScanner(s, 0, s.base, size, crcChecked, resync)
+	for sc.next() {
+		if k := sc.skip; k != nil {
+			report(Problem{s.path, k.pos, fmt.Sprintf("damaged batch: %v; %d bytes (offsets %d to %d) unreadable", k.cause, k.bytes, k.from, k.resume-1)})
 		}
-		starts[pos] = h.BaseOffset
+		starts[sc.pos] = sc.h.BaseOffset
 		vs.Batches++
-		vs.Records += uint64(h.Count)
-		pos += h.Size()
-		next = h.NextOffset()
+		vs.Records += uint64(sc.h.Count)
 	}
+	if sc.err != nil {
+		what := "damaged batch"
+		if last {
+			what = "torn or damaged tail"
+		}
+		report(Problem{s.path, sc.pos, fmt.Sprintf("%s (%d bytes from offset %d on): %v", what, size-sc.pos, sc.want, sc.err)})
+	}
+	next := sc.want
 	b, err := os.ReadFile(s.indexPath())
 	if err != nil && !os.IsNotExist(err) {
 		report(Problem{s.indexPath(), -1, err.Error()})
@@ -366,7 +383,7 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 	if len(bases) == 0 {
 		return fmt.Errorf("%s: no such stream partition in %s", k, dir)
 	}
-	var scratch, buf []byte
+	var buf []byte
 	for i, base := range bases {
 		if i+1 < len(bases) && bases[i+1] <= from {
 			continue
@@ -375,21 +392,13 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 		if err != nil {
 			return err
 		}
-		size := s.size.Load()
-		pos, next := int64(0), base
-		for pos < size {
-			h, _, err := s.checkBatch(pos, size, next, true, &scratch)
-			if err != nil {
-				q, hq, _, ok := s.resync(pos+1, size, next, &scratch)
-				if !ok {
-					bad(Problem{s.path, pos, fmt.Sprintf("damaged batch: %v; rest of segment skipped", err)})
-					break
-				}
-				bad(Problem{s.path, pos, fmt.Sprintf("damaged batch: %v; %d bytes skipped", err, q-pos)})
-				pos, h = q, hq
+		sc := newScanner(s, 0, base, s.size.Load(), crcChecked, resync)
+		for sc.next() {
+			if k := sc.skip; k != nil {
+				bad(Problem{s.path, k.pos, fmt.Sprintf("damaged batch: %v; %d bytes skipped", k.cause, k.bytes)})
 			}
-			if h.NextOffset() > from {
-				buf = append(buf[:0], scratch[:h.Size()]...)
+			if sc.h.NextOffset() > from {
+				buf = append(buf[:0], sc.batch()...)
 				b, _, err := batch.Decode(buf)
 				if err == nil {
 					err = fn(b)
@@ -399,8 +408,9 @@ func Scan(dir string, k Key, from uint64, fn func(batch.Batch) error, bad func(P
 					return err
 				}
 			}
-			pos += h.Size()
-			next = h.NextOffset()
+		}
+		if sc.err != nil {
+			bad(Problem{s.path, sc.pos, fmt.Sprintf("damaged batch: %v; rest of segment skipped", sc.err)})
 		}
 		s.f.Close()
 	}

@@ -41,14 +41,26 @@ type Options struct {
 
 // StreamOptions configure one stream.
 type StreamOptions struct {
-	Partitions int           // default 1; may grow between runs, never shrink
-	MaxBytes   int64         // per stream, split evenly across partitions; 0 = no limit
-	MaxAge     time.Duration // committed segments older than this go; 0 = kept until MaxBytes
-	WhenFull   WhenFull      // default block
+	Partitions int // default 1; may grow between runs, never shrink
+	// MaxBytes bounds the stream's segment bytes, split evenly across
+	// partitions (docs/architecture.md, retention); 0 = no limit.
+	MaxBytes int64
+	MaxAge   time.Duration // committed segments older than this go; 0 = kept until MaxBytes
+	WhenFull WhenFull      // default block
 }
 
 // MaxSegmentBytes bounds SegmentBytes: index entries hold 32-bit positions.
 const MaxSegmentBytes = 1 << 30
+
+const (
+	// MinPartitionBytes is the smallest share of max_bytes a partition may get.
+	MinPartitionBytes = 4 << 10
+	// minSegmentBytes is the smallest segment a bounded stream is given.
+	minSegmentBytes = 1 << 10
+	// segmentsPerBudget is how many segments a bounded partition's share is
+	// cut into: what a commit frees at a time, and what drop_oldest drops.
+	segmentsPerBudget = 4
+)
 
 func (o Options) withDefaults() (Options, error) {
 	if o.SegmentBytes == 0 {
@@ -85,7 +97,7 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-func (o StreamOptions) withDefaults(segmentBytes int64) (StreamOptions, error) {
+func (o StreamOptions) withDefaults() (StreamOptions, error) {
 	if o.Partitions == 0 {
 		o.Partitions = 1
 	}
@@ -99,9 +111,27 @@ func (o StreamOptions) withDefaults(segmentBytes int64) (StreamOptions, error) {
 		return o, fmt.Errorf("when_full %q: want block or drop_oldest", o.WhenFull)
 	case o.MaxBytes < 0 || o.MaxAge < 0:
 		return o, fmt.Errorf("negative max_bytes or max_age")
-	case o.MaxBytes > 0 && o.MaxBytes/int64(o.Partitions) < 2*segmentBytes:
-		return o, fmt.Errorf("max_bytes %d over %d partitions leaves less than two segments of %d bytes each",
-			o.MaxBytes, o.Partitions, segmentBytes)
+	case o.MaxBytes > 0 && o.MaxBytes/int64(o.Partitions) < MinPartitionBytes:
+		return o, fmt.Errorf("max_bytes %d over %d partitions leaves %d bytes each: want at least %d per partition",
+			o.MaxBytes, o.Partitions, o.MaxBytes/int64(o.Partitions), MinPartitionBytes)
 	}
 	return o, nil
+}
+
+// budget is a partition's share of MaxBytes; 0 = no limit.
+func (o StreamOptions) budget() int64 {
+	if o.MaxBytes == 0 {
+		return 0
+	}
+	return o.MaxBytes / int64(o.Partitions)
+}
+
+// segmentBytes is the size past which the stream's segments roll: the
+// spool's segment size, or a quarter of a bounded partition's share if that
+// is smaller, so that the share is freed (or dropped) in steps of a quarter.
+func (o StreamOptions) segmentBytes(spoolSegment int64) int64 {
+	if b := o.budget(); b > 0 {
+		return min(spoolSegment, max(b/segmentsPerBudget, minSegmentBytes))
+	}
+	return spoolSegment
 }

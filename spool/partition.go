@@ -23,20 +23,24 @@ type Partition struct {
 	opts   *Options
 	log    *zap.Logger
 
-	mu       sync.Mutex // serialises appends, rolls and deletions
-	segMu    sync.RWMutex
-	segs     []*segment // sorted by base; the last is active
-	idxBuf   []byte
-	dirty    atomic.Bool // unsynced appends in the active segment
-	bytes    atomic.Int64
-	pending  atomic.Int64 // size of an append waiting for space
-	producer producerTable
+	mu      sync.Mutex // serialises appends, rolls and deletions
+	segMu   sync.RWMutex
+	segs    []*segment // sorted by base; the last is active
+	idxBuf  []byte
+	dirty   atomic.Bool // unsynced appends in the active segment
+	bytes   atomic.Int64
+	pending atomic.Int64 // size of an append waiting for space
+	// droppedBelow is the offset up to which drop_oldest deleted unshipped
+	// segments in this run: it tells a reader's gap why it happened.
+	droppedBelow atomic.Uint64
+	producer     producerTable
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced on every append
 	space    chan struct{} // closed and replaced when retention frees space
 
 	stats partitionCounters
+	block blockEpisodes
 }
 
 type partitionCounters struct {
@@ -49,6 +53,7 @@ type partitionCounters struct {
 	blocked          atomic.Int64 // appends waiting for space now
 	recoveryRead     atomic.Int64
 	recoveryCutBytes atomic.Int64
+	fsync            fsyncCounters
 }
 
 // ID is the partition's number within its stream.
@@ -56,6 +61,8 @@ func (p *Partition) ID() int { return p.id }
 
 // Stream is the stream the partition belongs to.
 func (p *Partition) Stream() *Stream { return p.stream }
+
+func (p *Partition) key() Key { return Key{p.stream.name, p.id} }
 
 // NextOffset is the offset the next appended record will get.
 func (p *Partition) NextOffset() uint64 {
@@ -111,7 +118,7 @@ func (p *Partition) Append(ctx context.Context, b []byte) (AppendResult, error) 
 		return res, err
 	}
 	active := p.active()
-	if active.size.Load() > 0 && (active.size.Load()+int64(len(b)) > p.opts.SegmentBytes ||
+	if active.size.Load() > 0 && (active.size.Load()+int64(len(b)) > p.stream.segmentBytes ||
 		time.Since(active.created) > p.opts.SegmentAge) {
 		if active, err = p.roll(); err != nil {
 			return res, err
@@ -141,7 +148,7 @@ func (p *Partition) Append(ctx context.Context, b []byte) (AppendResult, error) 
 	p.stats.appendedBytes.Add(uint64(len(b)))
 	switch p.opts.Fsync {
 	case FsyncAlways:
-		if err := fdatasync(active.f); err != nil {
+		if err := p.fdatasync(active.f); err != nil {
 			return res, fmt.Errorf("fsync %s: %w", active.path, err)
 		}
 	case FsyncInterval:
@@ -241,7 +248,7 @@ func (p *Partition) roll() (*segment, error) {
 	p.segMu.Lock()
 	p.segs = append(p.segs[:len(p.segs):len(p.segs)], s)
 	p.segMu.Unlock()
-	p.stream.spool.sealed(sealedSegment{old, idxFile, snap, p.log})
+	p.stream.spool.sealed(sealedSegment{p, old, idxFile, snap})
 	return s, nil
 }
 
@@ -300,7 +307,7 @@ func (p *Partition) sync() error {
 		return nil
 	}
 	s := p.active()
-	if err := fdatasync(s.f); err != nil {
+	if err := p.fdatasync(s.f); err != nil {
 		p.dirty.Store(true)
 		return fmt.Errorf("fsync %s: %w", s.path, err)
 	}

@@ -4,9 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"sync/atomic"
+
+	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // producerTable holds, per producer, the highest sequence stored in a
@@ -72,7 +73,7 @@ func (t *producerTable) snapshot(base, oldest uint64) []byte {
 		n++
 	}
 	binary.LittleEndian.PutUint32(b[12:], n)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint32(b, batch.Checksum(b))
 }
 
 var errBadSnapshot = errors.New("bad producer snapshot")
@@ -84,16 +85,26 @@ func loadSnapshot(path string, base uint64, read *atomic.Int64) (map[uint64]prod
 	if err != nil {
 		return nil, err
 	}
+	m, err := decodeSnapshot(b, base)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// decodeSnapshot checks and decodes the bytes of a snapshot written for
+// offset base (docs/format.md).
+func decodeSnapshot(b []byte, base uint64) (map[uint64]producerEntry, error) {
 	if len(b) < 20 || [4]byte(b[:4]) != snapshotMagic {
-		return nil, fmt.Errorf("%s: %w: header", path, errBadSnapshot)
+		return nil, fmt.Errorf("%w: header", errBadSnapshot)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, castagnoli) != sum {
-		return nil, fmt.Errorf("%s: %w: crc", path, errBadSnapshot)
+	if batch.Checksum(body) != sum {
+		return nil, fmt.Errorf("%w: crc", errBadSnapshot)
 	}
 	n := binary.LittleEndian.Uint32(body[12:])
 	if binary.LittleEndian.Uint64(body[4:]) != base || int64(len(body)-16) != int64(n)*snapshotEntrySize {
-		return nil, fmt.Errorf("%s: %w: size", path, errBadSnapshot)
+		return nil, fmt.Errorf("%w: size", errBadSnapshot)
 	}
 	m := make(map[uint64]producerEntry, n)
 	for e := body[16:]; len(e) > 0; e = e[snapshotEntrySize:] {

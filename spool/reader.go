@@ -47,7 +47,9 @@ func (r *Reader) Offset() uint64 { return r.next }
 // Next returns the next range of at most maxBytes (but at least one whole
 // batch). It returns ErrNoData at the end of the partition; a *GapError when
 // it had to skip offsets that are gone (the reader has moved past them, call
-// Next again); a *CorruptionError when it skipped damaged bytes (likewise).
+// Next again); a *CorruptionError when it skipped damaged bytes (likewise); a
+// *BeyondEndError when it was asked to start past the end of the partition
+// (it has moved to the end: call Next again).
 func (r *Reader) Next(maxBytes int64) (Range, error) {
 	if r.seg == nil || r.seg.deleted.Load() {
 		if err := r.locate(); err != nil {
@@ -70,7 +72,9 @@ func (r *Reader) Next(maxBytes int64) (Range, error) {
 			continue
 		}
 		if segs[i].base > r.next {
-			gap := &GapError{From: r.next, To: segs[i].base}
+			// Deletion only takes segments from the front, so a hole
+			// between two segments is a tail lost to damage.
+			gap := &GapError{From: r.next, To: segs[i].base, Reason: GapDamaged}
 			r.seg, r.pos, r.next = segs[i], 0, segs[i].base
 			return Range{}, gap
 		}
@@ -84,17 +88,28 @@ func (r *Reader) Next(maxBytes int64) (Range, error) {
 func (r *Reader) locate() error {
 	segs := r.p.segments()
 	if r.next < segs[0].base {
-		gap := &GapError{From: r.next, To: segs[0].base}
+		gap := &GapError{From: r.next, To: segs[0].base, Reason: GapRetention}
+		if r.next < r.p.droppedBelow.Load() {
+			gap.Reason = GapDropOldest
+		}
 		r.next = segs[0].base
 		r.seg, r.pos = segs[0], 0
 		return gap
 	}
-	end := segs[len(segs)-1].next.Load()
-	if r.next > end {
-		gap := &GapError{From: r.next, To: end}
-		r.next = end
-		r.seg, r.pos = segs[len(segs)-1], segs[len(segs)-1].size.Load()
-		return gap
+	if last := segs[len(segs)-1]; r.next > last.next.Load() {
+		// Size and next offset are read together under the append lock,
+		// so that the reader lands on a batch boundary.
+		r.p.mu.Lock()
+		size, end := last.size.Load(), last.next.Load()
+		r.p.mu.Unlock()
+		if r.next > end {
+			// Nothing lies between end and r.next, so nothing is skipped;
+			// records appended from now on get offsets from end on and
+			// must all be read.
+			err := &BeyondEndError{Key: r.p.key(), Offset: r.next, Next: end}
+			r.seg, r.pos, r.next = last, size, end
+			return err
+		}
 	}
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].base > r.next }) - 1
 	s := segs[i]
@@ -105,32 +120,29 @@ func (r *Reader) locate() error {
 	if _, err := r.headerIn(s, pos, want, s.size.Load()); pos > 0 && err != nil {
 		pos, want = 0, s.base // a damaged index entry: walk from the start
 	}
-	r.seg, r.pos = s, pos
-	// Walk headers to the batch that holds r.next. Every header must carry
-	// the base offset its predecessor ends at: base_offset is outside the
-	// CRC, so continuity is what vouches for it.
-	size := s.size.Load()
+	r.seg = s
+	// Walk headers to the batch that holds r.next.
+	sc := newScanner(s, pos, want, s.size.Load(), headersOnly, stopAtDamage)
 	prevPos, prevWant := int64(-1), want
-	for r.pos < size {
-		h, err := r.header(r.pos, want, size)
-		if err != nil {
-			if prevPos >= 0 && !s.crcOK(prevPos) {
-				// The batch walked past is the damaged one (its length or
-				// count field lied): the loss starts there.
-				r.pos, want = prevPos, prevWant
-			}
-			r.next = want
-			return r.corrupt(err)
-		}
-		if h.NextOffset() > r.next {
-			r.next = h.BaseOffset // ranges start at whole batches
+	for sc.next() {
+		if sc.h.NextOffset() > r.next {
+			r.pos, r.next = sc.pos, sc.h.BaseOffset // ranges start at whole batches
 			return nil
 		}
-		prevPos, prevWant = r.pos, want
-		r.pos += h.Size()
-		want = h.NextOffset()
+		prevPos, prevWant = sc.pos, sc.want
 	}
-	return nil
+	r.pos = sc.pos
+	if sc.err == nil {
+		return nil
+	}
+	want = sc.want
+	if prevPos >= 0 && !s.crcOK(prevPos) {
+		// The batch walked past is the damaged one (its length or count
+		// field lied): the loss starts there.
+		r.pos, want = prevPos, prevWant
+	}
+	r.next = want
+	return r.corrupt(sc.err)
 }
 
 // collect gathers whole batches from r.pos up to limit into one range. Every
@@ -265,14 +277,11 @@ func (s *segment) position(off uint64, size int64) int64 {
 // its batch ends at or before stop. It returns where it stopped: the position
 // and offset of the first batch it did not pass.
 func (s *segment) walk(pos int64, next, stop uint64, size int64) (int64, uint64) {
-	var hdr [batch.HeaderSize]byte
-	for pos < size {
-		h, err := s.readHeader(pos, &hdr)
-		if err != nil || h.BaseOffset != next || pos+h.Size() > size || h.NextOffset() > stop {
+	sc := newScanner(s, pos, next, size, headersOnly, stopAtDamage)
+	for sc.next() {
+		if sc.h.NextOffset() > stop {
 			break
 		}
-		pos += h.Size()
-		next = h.NextOffset()
 	}
-	return pos, next
+	return sc.pos, sc.want
 }

@@ -137,12 +137,11 @@ func (p *Partition) recoverActive() error {
 		return err
 	}
 
-	sc := tailScan{p: p, s: s, size: size, pos: start, next: next, idx: idx}
-	if err := sc.run(); err != nil {
-		return err
-	}
-	changed := len(idx) != len(sc.idx) || len(idxBytes) != len(idx)*indexEntrySize
-	s.idx, s.idxOK = sc.idx, true
+	sc := newScanner(s, start, next, size, crcChecked, resync)
+	newIdx := p.scanTail(sc, idx)
+	p.stats.recoveryRead.Add(sc.read)
+	changed := len(idx) != len(newIdx) || len(idxBytes) != len(idx)*indexEntrySize
+	s.idx, s.idxOK = newIdx, true
 	if len(s.idx) > 0 {
 		s.idxPos = int64(s.idx[len(s.idx)-1].pos)
 	}
@@ -155,10 +154,10 @@ func (p *Partition) recoverActive() error {
 		p.stats.recoveryCutBytes.Add(cut)
 		p.log.Warn("torn or corrupt tail cut",
 			zap.String("segment", s.path), zap.Int64("pos", sc.pos), zap.Int64("bytes_cut", cut),
-			zap.Uint64("first_offset_lost", sc.next), zap.Error(sc.cause))
+			zap.Uint64("first_offset_lost", sc.want), zap.Error(sc.err))
 	}
 	s.size.Store(sc.pos)
-	s.next.Store(sc.next)
+	s.next.Store(sc.want)
 	if changed {
 		var b []byte
 		for _, e := range s.idx {
@@ -176,57 +175,24 @@ func (p *Partition) recoverActive() error {
 	return nil
 }
 
-// tailScan walks batches from pos, checking CRCs.
-type tailScan struct {
-	p     *Partition
-	s     *segment
-	size  int64
-	pos   int64
-	next  uint64
-	idx   []indexEntry
-	buf   []byte
-	cause error
-}
-
-func (sc *tailScan) run() error {
+// scanTail walks the active segment's tail, checking CRCs, and returns idx
+// with entries for what it passed. A hole is logged and gets an entry, so
+// that readers resynchronise there; where it stops, the tail is torn.
+func (p *Partition) scanTail(sc *scanner, idx []indexEntry) []indexEntry {
 	lastIdx := sc.pos
-	for sc.pos < sc.size {
-		h, err := sc.check(sc.pos, sc.next, true)
-		if err != nil {
-			q, hq, ok := sc.resync(sc.pos + 1)
-			if !ok {
-				sc.cause = err
-				return nil
-			}
-			sc.p.log.Warn("corrupt batch skipped in the middle of a segment",
-				zap.String("segment", sc.s.path), zap.Int64("pos", sc.pos), zap.Int64("bytes", q-sc.pos),
-				zap.Uint64("first_offset_lost", sc.next), zap.Uint64("resume_offset", hq.BaseOffset), zap.Error(err))
-			sc.pos, h = q, hq
-			sc.idx = append(sc.idx, indexEntry{rel: uint32(h.BaseOffset - sc.s.base), pos: uint32(q)})
-			lastIdx = q
-		} else if sc.pos > 0 && sc.pos-lastIdx >= sc.p.opts.IndexInterval {
-			sc.idx = append(sc.idx, indexEntry{rel: uint32(h.BaseOffset - sc.s.base), pos: uint32(sc.pos)})
+	for sc.next() {
+		if k := sc.skip; k != nil {
+			p.log.Warn("corrupt batch skipped in the middle of a segment",
+				zap.String("segment", sc.s.path), zap.Int64("pos", k.pos), zap.Int64("bytes", k.bytes),
+				zap.Uint64("first_offset_lost", k.from), zap.Uint64("resume_offset", k.resume), zap.Error(k.cause))
+		}
+		if sc.skip != nil || (sc.pos > 0 && sc.pos-lastIdx >= p.opts.IndexInterval) {
+			idx = append(idx, indexEntry{rel: uint32(sc.h.BaseOffset - sc.s.base), pos: uint32(sc.pos)})
 			lastIdx = sc.pos
 		}
-		sc.p.producer.record(h.Producer, h.Sequence, h.NextOffset())
-		sc.pos += h.Size()
-		sc.next = h.NextOffset()
+		p.producer.record(sc.h.Producer, sc.h.Sequence, sc.h.NextOffset())
 	}
-	return nil
-}
-
-// check reads and validates the whole batch at pos, counting what it reads.
-func (sc *tailScan) check(pos int64, want uint64, exact bool) (batch.Header, error) {
-	h, n, err := sc.s.checkBatch(pos, sc.size, want, exact, &sc.buf)
-	sc.p.stats.recoveryRead.Add(n)
-	return h, err
-}
-
-// resync finds the first good batch after damage at from-1.
-func (sc *tailScan) resync(from int64) (int64, batch.Header, bool) {
-	q, h, n, ok := sc.s.resync(from, sc.size, sc.next, &sc.buf)
-	sc.p.stats.recoveryRead.Add(n)
-	return q, h, ok
+	return idx
 }
 
 // loadProducers rebuilds the producer table: the snapshot written when the
@@ -255,22 +221,18 @@ func (p *Partition) loadProducers(end int64) error {
 	if i < 0 {
 		i = 0
 	}
-	var hdr [batch.HeaderSize]byte
 	for ; i < len(p.segs); i++ {
 		s := p.segs[i]
 		limit := s.size.Load()
 		if i == len(p.segs)-1 {
 			limit = end
 		}
-		for pos := int64(0); pos < limit; {
-			h, err := s.readHeader(pos, &hdr)
-			p.stats.recoveryRead.Add(batch.HeaderSize)
-			if err != nil {
-				break // damage: the reader reports it; dedup only loses memory of older batches
-			}
-			p.producer.record(h.Producer, h.Sequence, h.NextOffset())
-			pos += h.Size()
+		// Damage costs CRC reads only where it is; the reader reports it.
+		sc := newScanner(s, 0, s.base, limit, headersOnly, resync)
+		for sc.next() {
+			p.producer.record(sc.h.Producer, sc.h.Sequence, sc.h.NextOffset())
 		}
+		p.stats.recoveryRead.Add(sc.read)
 	}
 	return nil
 }

@@ -8,12 +8,7 @@ import (
 )
 
 // budget is the partition's share of the stream's max_bytes; 0 = no limit.
-func (p *Partition) budget() int64 {
-	if p.stream.opts.MaxBytes == 0 {
-		return 0
-	}
-	return p.stream.opts.MaxBytes / int64(len(p.stream.partitions))
-}
+func (p *Partition) budget() int64 { return p.stream.opts.budget() }
 
 // maintain rolls an old active segment and applies retention.
 func (p *Partition) maintain(now time.Time) {
@@ -30,6 +25,7 @@ func (p *Partition) maintain(now time.Time) {
 	if p.retain(now) {
 		p.wake(&p.space)
 	}
+	p.blockSettled(now)
 }
 
 // retain deletes the oldest sealed segments that every consumer has committed
@@ -55,22 +51,34 @@ func (p *Partition) retain(now time.Time) bool {
 	}
 }
 
-// makeSpace is called with p.mu held before an append of n bytes. Over the
-// budget it frees committed segments; then with drop_oldest it deletes the
-// oldest even if unshipped, and with block it waits (releasing p.mu) for
-// consumers to commit.
+// makeSpace is called with p.mu held before an append of n bytes, and
+// returns once the append fits in the partition's budget (docs/architecture.md,
+// retention): it frees committed segments; a partition held only in its
+// active segment rolls it, so that it can go; then drop_oldest deletes the
+// oldest segment even if unshipped, and block waits (releasing p.mu) for
+// consumers to commit. An append larger than the whole budget is let through
+// once the partition is empty: it could never fit.
 func (p *Partition) makeSpace(ctx context.Context, n int64) error {
 	budget := p.budget()
 	if budget == 0 {
 		return nil
 	}
+	waited := false
 	for p.bytes.Load()+n > budget {
 		if p.retain(time.Now()) {
 			continue
 		}
 		segs := p.segments()
-		if len(segs) < 2 {
-			return nil // only the active segment: budget >= 2 segments makes this a single huge batch
+		if len(segs) == 1 {
+			if segs[0].size.Load() == 0 {
+				p.log.Warn("append larger than the partition's share of max_bytes written alone",
+					zap.Int64("bytes", n), zap.Int64("budget_bytes", budget))
+				return nil
+			}
+			if _, err := p.roll(); err != nil {
+				return err
+			}
+			continue
 		}
 		if p.stream.opts.WhenFull == DropOldest {
 			old := segs[0]
@@ -80,32 +88,44 @@ func (p *Partition) makeSpace(ctx context.Context, n int64) error {
 			p.log.Warn("spool full: dropped the oldest segment unshipped",
 				zap.String("segment", old.path), zap.Uint64("records", lost),
 				zap.Uint64("first_offset", old.base), zap.Uint64("next_offset", old.next.Load()))
+			p.droppedBelow.Store(old.next.Load())
 			p.deleteOldest()
 			continue
 		}
-		ch := p.waitChan(&p.space)
-		p.stats.blocked.Add(1)
-		p.pending.Store(n) // lets a commit's retention free room for this append
-		p.mu.Unlock()
-		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-p.stream.spool.done:
-			err = ErrClosed
+		if !waited {
+			waited = true
+			p.blockStarted(n, budget)
 		}
-		p.mu.Lock()
-		p.pending.Store(0)
-		p.stats.blocked.Add(-1)
-		if err != nil {
+		if err := p.waitForSpace(ctx, n); err != nil {
 			return err
-		}
-		if p.stream.spool.closed.Load() {
-			return ErrClosed
 		}
 	}
 	return nil
+}
+
+// waitForSpace releases p.mu until a commit frees space, ctx ends or the
+// spool closes.
+func (p *Partition) waitForSpace(ctx context.Context, n int64) error {
+	ch := p.waitChan(&p.space)
+	p.stats.blocked.Add(1)
+	p.pending.Add(n) // lets a commit's retention free room for this append
+	p.mu.Unlock()
+	var err error
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-p.stream.spool.done:
+		err = ErrClosed
+	}
+	p.mu.Lock()
+	p.pending.Add(-n)
+	p.stats.blocked.Add(-1)
+	p.block.lastWait = time.Now()
+	if err == nil && p.stream.spool.closed.Load() {
+		err = ErrClosed
+	}
+	return err
 }
 
 func (p *Partition) deleteOldest() {

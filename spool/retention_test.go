@@ -126,7 +126,7 @@ func TestWhenFullDropOldestCountsAndReportsGap(t *testing.T) {
 	}
 	_, err := r.Next(1 << 20)
 	var gap *GapError
-	if !errors.As(err, &gap) || gap.From != 0 || gap.To != p.OldestOffset() {
+	if !errors.As(err, &gap) || gap.From != 0 || gap.To != p.OldestOffset() || gap.Reason != GapDropOldest {
 		t.Fatalf("reader at a dropped offset: %v", err)
 	}
 	if rg, err := r.Next(1 << 20); err != nil || rg.First != p.OldestOffset() {
@@ -176,6 +176,9 @@ func TestCheckpointsDurableAndDamage(t *testing.T) {
 		t.Fatal("commit for unregistered consumer accepted")
 	}
 	ck.Register("out")
+	for i := range 2 {
+		mustAppend(t, s.partition(Key{"logs", i}), mkBatch(0, 1, 40, "ck"))
+	}
 	want := map[Key]uint64{{"logs", 0}: 10, {"logs", 1}: 20}
 	if err := ck.Commit("out", want); err != nil {
 		t.Fatal(err)

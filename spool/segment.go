@@ -178,101 +178,18 @@ func (s *segment) agreeing(idx []indexEntry) []indexEntry {
 }
 
 // rebuildIndex walks the batch headers of the segment, each of which must
-// start where its predecessor ended. Past damage it looks for the next batch
-// that passes its CRC, so that readers can resynchronise there.
+// start where its predecessor ended. Past damage the scanner finds the next
+// batch that passes its CRC, where readers can resynchronise: it gets an
+// entry.
 func (s *segment) rebuildIndex(interval int64) []indexEntry {
-	var (
-		idx  []indexEntry
-		buf  [batch.HeaderSize]byte
-		scr  []byte
-		pos  int64
-		last int64
-		want = s.base
-		size = s.size.Load()
-	)
-	for pos < size {
-		h, err := s.readHeader(pos, &buf)
-		if err != nil || h.BaseOffset != want || pos+h.Size() > size {
-			q, hq, _, ok := s.resync(pos+1, size, want, &scr)
-			if !ok {
-				break
-			}
-			pos, h, last = q, hq, q-interval
+	var idx []indexEntry
+	last := int64(0)
+	sc := newScanner(s, 0, s.base, s.size.Load(), headersOnly, resync)
+	for sc.next() {
+		if sc.skip != nil || (sc.pos > 0 && sc.pos-last >= interval) {
+			idx = append(idx, indexEntry{rel: uint32(sc.h.BaseOffset - s.base), pos: uint32(sc.pos)})
+			last = sc.pos
 		}
-		if pos > 0 && pos-last >= interval {
-			idx = append(idx, indexEntry{rel: uint32(h.BaseOffset - s.base), pos: uint32(pos)})
-			last = pos
-		}
-		pos += h.Size()
-		want = h.NextOffset()
 	}
 	return idx
-}
-
-// checkBatch reads and validates the whole batch at pos, which must end by
-// size. With exact its base must be want; otherwise at least want and not
-// absurdly far past it. It returns the bytes it read.
-func (s *segment) checkBatch(pos, size int64, want uint64, exact bool, scratch *[]byte) (batch.Header, int64, error) {
-	var hdr [batch.HeaderSize]byte
-	if size-pos < batch.HeaderSize {
-		return batch.Header{}, 0, batch.ErrShort
-	}
-	h, err := s.readHeader(pos, &hdr)
-	switch {
-	case err != nil:
-		return h, batch.HeaderSize, err
-	case pos+h.Size() > size:
-		return h, batch.HeaderSize, batch.ErrShort
-	case h.BaseOffset < want || (exact && h.BaseOffset != want) || h.BaseOffset-want > 1<<32:
-		return h, batch.HeaderSize, fmt.Errorf("base offset %d, want %d", h.BaseOffset, want)
-	}
-	if int64(cap(*scratch)) < h.Size() {
-		*scratch = make([]byte, h.Size())
-	}
-	b := (*scratch)[:h.Size()]
-	if _, err := s.f.ReadAt(b, pos); err != nil {
-		return h, batch.HeaderSize, err
-	}
-	_, _, err = batch.Check(b)
-	return h, batch.HeaderSize + h.Size(), err
-}
-
-// resync finds the first good batch at or after from whose base is at least
-// want. It is only called on damage, so it may look at every byte up to size.
-// It returns the bytes it read.
-func (s *segment) resync(from, size int64, want uint64, scratch *[]byte) (int64, batch.Header, int64, bool) {
-	var chunk [64 << 10]byte
-	var read int64
-	for base := from; base+batch.HeaderSize <= size; base += int64(len(chunk)) - batch.HeaderSize {
-		n, err := s.f.ReadAt(chunk[:min(int64(len(chunk)), size-base)], base)
-		read += int64(n)
-		if err != nil && n < batch.HeaderSize {
-			return 0, batch.Header{}, read, false
-		}
-		for i := 0; i+batch.HeaderSize <= n; i++ {
-			if chunk[i+batch.LogOverhead] != batch.Magic {
-				continue
-			}
-			if h, err := batch.ParseHeader(chunk[i:n]); err != nil || h.BaseOffset < want {
-				continue
-			}
-			h, m, err := s.checkBatch(base+int64(i), size, want, false, scratch)
-			read += m
-			if err == nil {
-				return base + int64(i), h, read, true
-			}
-		}
-		if n < len(chunk) {
-			break
-		}
-	}
-	return 0, batch.Header{}, read, false
-}
-
-// crcOK reports whether the whole batch at pos is intact. Readers call it only
-// when something near pos looks damaged.
-func (s *segment) crcOK(pos int64) bool {
-	var scratch []byte
-	_, _, err := s.checkBatch(pos, s.size.Load(), s.base, false, &scratch)
-	return err == nil
 }

@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 )
 
 // Spool is the data dir of one agent: its streams, checkpoints and positions.
@@ -41,10 +38,10 @@ type Spool struct {
 }
 
 type sealedSegment struct {
+	p    *Partition
 	seg  *segment
 	idx  *os.File
 	snap sealedSnapshot // of the segment that follows it
-	log  *zap.Logger
 }
 
 // sealedSnapshot is a producer snapshot waiting for its segment's data to be
@@ -74,7 +71,7 @@ func Open(dir string, opts Options) (*Spool, error) {
 		done:    make(chan struct{}),
 	}
 	if s.lock, err = lockDir(dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open spool: %w", err)
 	}
 	if s.agentID, err = loadAgentID(filepath.Join(dir, "agent.id")); err != nil {
 		s.lock.Close()
@@ -84,25 +81,6 @@ func Open(dir string, opts Options) (*Spool, error) {
 	s.wg.Add(1)
 	go s.background()
 	return s, nil
-}
-
-func lockDir(dir string) (*os.File, error) {
-	path := filepath.Join(dir, "LOCK")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		pid, _ := os.ReadFile(path)
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("lock %s (held by pid %s): %w", path, bytes.TrimSpace(pid), ErrLocked)
-		}
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return f, nil
 }
 
 // loadAgentID reads the agent's 128-bit id, making it on first start.
@@ -236,10 +214,16 @@ func (s *Spool) syncSealed() {
 			if t.idx != nil {
 				_ = t.idx.Sync()
 			}
-			if err := fdatasync(t.seg.f); err != nil && !t.seg.deleted.Load() {
+			start := time.Now()
+			err := fdatasync(t.seg.f)
+			// A segment drop_oldest deleted first had no fsync, and needs none.
+			if !t.seg.deleted.Load() {
+				t.p.stats.fsync.observe(start, err)
+			}
+			if err != nil && !t.seg.deleted.Load() {
 				// Without the snapshot the next open rebuilds the producer
 				// table from the log itself.
-				t.log.Warn("fsync of rolled segment failed; its producer snapshot is not written",
+				t.p.log.Warn("fsync of rolled segment failed; its producer snapshot is not written",
 					zap.String("segment", t.seg.path), zap.Error(err))
 				t.snap.data = nil
 			}
@@ -249,7 +233,7 @@ func (s *Spool) syncSealed() {
 		}
 		if t.snap.data != nil {
 			if err := writeFileAtomic(t.snap.path, t.snap.data); err != nil {
-				t.log.Warn("producer snapshot failed", zap.String("path", t.snap.path), zap.Error(err))
+				t.p.log.Warn("producer snapshot failed", zap.String("path", t.snap.path), zap.Error(err))
 			}
 		}
 	}

@@ -285,7 +285,7 @@ func TestStreamOptionsValidation(t *testing.T) {
 		{Partitions: -1},
 		{Partitions: 5000},
 		{WhenFull: "explode"},
-		{MaxBytes: 1 << 20, Partitions: 1}, // less than two segments
+		{MaxBytes: 12 << 10, Partitions: 4}, // less than MinPartitionBytes each
 	}
 	for _, o := range tests {
 		if _, err := s.Stream("x", o); err == nil {
@@ -352,5 +352,32 @@ func TestMissingSnapshotOfActiveSegment(t *testing.T) {
 		if res := mustAppend(t, p2, mkBatch(prod, seq, 2, "again")); res.Duplicates != 1 {
 			t.Errorf("producer %d: a re-sent batch was stored again", prod)
 		}
+	}
+}
+
+// Every fsync of a partition is counted and timed; failures are counted.
+func TestFsyncStats(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{Fsync: FsyncAlways, SegmentBytes: 4096})
+	p := mustStream(t, s, "logs", StreamOptions{}).Partition(0)
+	for i := 0; i < 50; i++ {
+		mustAppend(t, p, mkBatch(0, uint64(i), 3, "f"))
+	}
+	st := p.Stats()
+	if st.FsyncCount < 50 || st.FsyncErrors != 0 {
+		t.Fatalf("after 50 appends under fsync always: %d fsyncs, %d errors", st.FsyncCount, st.FsyncErrors)
+	}
+	if st.FsyncMaxSeconds < st.FsyncLastSeconds || st.FsyncSeconds < st.FsyncMaxSeconds || st.FsyncSeconds <= 0 {
+		t.Fatalf("durations: sum %g, max %g, last %g", st.FsyncSeconds, st.FsyncMaxSeconds, st.FsyncLastSeconds)
+	}
+	f, err := os.CreateTemp(t.TempDir(), "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := p.fdatasync(f); err == nil {
+		t.Fatal("fsync of a closed file succeeded")
+	}
+	if got := p.Stats(); got.FsyncErrors != 1 || got.FsyncCount != st.FsyncCount+1 {
+		t.Fatalf("a failed fsync: %d errors of %d", got.FsyncErrors, got.FsyncCount)
 	}
 }

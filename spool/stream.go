@@ -15,6 +15,8 @@ type Stream struct {
 	dir        string
 	opts       StreamOptions
 	partitions []*Partition
+	// segmentBytes is where the stream's segments roll (StreamOptions.segmentBytes).
+	segmentBytes int64
 }
 
 // Name is the stream's name.
@@ -33,11 +35,12 @@ func openStream(s *Spool, name string, opts StreamOptions) (*Stream, error) {
 	if !validName(name) {
 		return nil, fmt.Errorf("stream name %q: want letters, digits, '_' and '-'", name)
 	}
-	opts, err := opts.withDefaults(s.opts.SegmentBytes)
+	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", name, err)
 	}
-	st := &Stream{spool: s, name: name, dir: filepath.Join(s.dir, "spool", name), opts: opts}
+	st := &Stream{spool: s, name: name, dir: filepath.Join(s.dir, "spool", name), opts: opts,
+		segmentBytes: opts.segmentBytes(s.opts.SegmentBytes)}
 	existing, err := existingPartitions(st.dir)
 	if err != nil {
 		return nil, fmt.Errorf("open stream %s: %w", name, err)

@@ -2,17 +2,18 @@ package config
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"reflect"
+	"slices"
 	"strings"
 
-	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/confmap"
-	"github.com/knadh/koanf/providers/env/v2"
-	"github.com/knadh/koanf/providers/rawbytes"
-	"github.com/knadh/koanf/v2"
+	"go.uber.org/zap"
+
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // DefaultYAML is the embedded configuration `capstan run` uses without -c.
@@ -26,33 +27,42 @@ var DefaultYAML []byte
 const EnvPrefix = "CAPSTAN_"
 
 // Override is one key set on the command line.
-type Override struct {
-	Key    string // key path, e.g. log.level
-	Value  string
-	Origin string // what set it, for error messages, e.g. --log-level
-}
+type Override = conf.Override
 
-// Options say where a configuration comes from.
+// Options say where a configuration comes from and which component types
+// exist.
 type Options struct {
 	Path      string     // YAML file; "" with YAML nil: the embedded default
 	YAML      []byte     // the file's content, if already read
 	Environ   []string   // nil: os.Environ(); for overrides and ${VAR}
 	Overrides []Override // flags, applied last
+	// Registry has the factories of the input and output types; their
+	// Configs are the keys of each type.
+	Registry *component.Registry
 	// CheckDataDir also checks that data_dir could be locked now (see
 	// CheckDataDir); not for a config an agent is about to reload.
 	CheckDataDir bool
 }
 
+// Loaded is a valid configuration and what was noticed on the way.
+type Loaded struct {
+	*Config
+	// Warnings are not errors: a variable that looks like a misspelt key, a
+	// configuration with nothing to do, ...
+	Warnings []string
+}
+
 // Load reads a configuration in layers — the YAML file, then CAPSTAN_*
 // environment variables, then overrides — expands ${VAR} and ${VAR:-default}
-// in values, applies defaults, and validates. Every problem found is in the
-// returned Errors, with its key path.
-func Load(opts Options) (*Config, error) {
-	environ := opts.Environ
-	if environ == nil {
-		environ = os.Environ()
+// in values, applies defaults, and validates: the agent's own checks, each
+// component's Validate, and each component's constructor (constructors have
+// no side effects, so this runs every check `capstan run` makes before it
+// opens anything). Every problem found is in the returned conf.Errors, with
+// its key path and file line.
+func Load(opts Options) (*Loaded, error) {
+	if opts.Registry == nil {
+		opts.Registry = component.NewRegistry()
 	}
-	lookup := lookupIn(environ)
 	data := opts.YAML
 	if data == nil && opts.Path != "" {
 		b, err := os.ReadFile(opts.Path)
@@ -64,176 +74,153 @@ func Load(opts Options) (*Config, error) {
 	if data == nil {
 		data = DefaultYAML
 	}
-
-	k := koanf.New(".")
-	if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
-		return nil, Errors{{Msg: fmt.Sprintf("parse %s: %s", displayName(opts), oneLine(err))}}
-	}
-	origin := map[string]string{}
-	envProvider := env.Provider(".", env.Opt{
-		Prefix:      EnvPrefix,
-		EnvironFunc: func() []string { return environ },
-		TransformFunc: func(name, value string) (string, any) {
-			key, ok := envKey(name)
-			if !ok {
-				return "", nil
-			}
-			origin[key] = name
-			return key, value
-		},
+	tree, err := conf.Read(conf.Source{
+		Name: displayName(opts), YAML: data, Prefix: EnvPrefix, TopKeys: conf.Keys(&Config{}),
+		Environ: opts.Environ, Overrides: opts.Overrides,
 	})
-	if err := k.Load(envProvider, nil); err != nil {
-		return nil, fmt.Errorf("read environment: %w", err)
+	if err != nil {
+		return nil, err
 	}
-	if len(opts.Overrides) > 0 {
-		flat := map[string]any{}
-		for _, o := range opts.Overrides {
-			flat[o.Key] = o.Value
-			origin[o.Key] = o.Origin
-		}
-		if err := k.Load(confmap.Provider(flat, "."), nil); err != nil {
-			return nil, fmt.Errorf("apply flags: %w", err)
-		}
-	}
-
-	raw := k.Raw()
-	d := &decoder{origin: origin, lines: keyLines(data)}
-	interpolateTree(d, "", raw, lookup)
+	d := conf.NewDecoder(tree)
+	d.Hook(reflect.TypeFor[*Input](), func(d *conf.Decoder, path string, raw any, v reflect.Value) {
+		in := &Input{}
+		conf.ApplyDefaults(in)
+		in.Settings = decodeTyped(d, path, raw, in, component.KindInput, opts.Registry, func(typ string) (component.Config, bool) {
+			f, ok := opts.Registry.InputFactory(typ)
+			if !ok {
+				return nil, false
+			}
+			return f.NewConfig(), true
+		}, &in.Type)
+		v.Set(reflect.ValueOf(in))
+	})
+	d.Hook(reflect.TypeFor[*Output](), func(d *conf.Decoder, path string, raw any, v reflect.Value) {
+		out := &Output{}
+		conf.ApplyDefaults(out)
+		out.Settings = decodeTyped(d, path, raw, out, component.KindOutput, opts.Registry, func(typ string) (component.Config, bool) {
+			f, ok := opts.Registry.OutputFactory(typ)
+			if !ok {
+				return nil, false
+			}
+			return f.NewConfig(), true
+		}, &out.Type)
+		v.Set(reflect.ValueOf(out))
+	})
 
 	cfg := &Config{}
-	applyDefaults(reflectValue(cfg))
-	cfg.DataDir = DefaultDataDir(func(s string) string { v, _ := lookup(s); return v })
-	d.decodeStruct("", raw, reflectValue(cfg))
-	cfg.validate(d)
-	if opts.CheckDataDir && !d.has("data_dir") {
+	conf.ApplyDefaults(cfg)
+	cfg.DataDir = DefaultDataDir(func(s string) string { v, _ := tree.Lookup(s); return v })
+	d.Decode("", tree.Raw, cfg)
+	l := &Loaded{Config: cfg, Warnings: tree.Warnings}
+	cfg.validate(d, l)
+	build(d, cfg, opts.Registry)
+	if opts.CheckDataDir && !d.Has("data_dir") {
 		if err := CheckDataDir(cfg.DataDir); err != nil {
-			d.fail("data_dir", "%v", err)
+			d.Fail("data_dir", "%v", err)
 		}
 	}
-	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+	if errs := d.Errors(); len(errs) > 0 {
+		return nil, errs
 	}
-	return cfg, nil
+	return l, nil
 }
 
-// envKey maps CAPSTAN_SPOOL__FSYNC to spool.fsync. Variables whose first
-// level is not a top-level key (CAPSTAN_CONFIG, CAPSTAN_SOAK) belong to
-// something else and are left alone.
-func envKey(name string) (string, bool) {
-	rest := strings.ToLower(strings.TrimPrefix(name, EnvPrefix))
-	parts := strings.Split(rest, "__")
-	top := map[string]field{}
-	fields(reflectValue(&Config{}), top)
-	if _, ok := top[parts[0]]; !ok {
-		return "", false
+// decodeTyped decodes an input's or output's section: its common keys into
+// common, the rest into the Config of its type. It returns that Config, or
+// nil when the type is missing or unknown (its other keys are not checked).
+func decodeTyped(d *conf.Decoder, path string, raw any, common any, kind component.Kind,
+	reg *component.Registry, newConfig func(string) (component.Config, bool), typ *string) component.Config {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		d.Fail(path, "expected a mapping of keys, got %v", raw)
+		return nil
 	}
-	return strings.Join(parts, "."), true
+	types := reg.Types(kind)
+	t, _ := m["type"].(string)
+	*typ = t
+	switch {
+	case m["type"] == nil:
+		d.Fail(conf.Join(path, "type"), "missing: every %s needs a type (one of %s)", kind, strings.Join(types, ", "))
+		return nil
+	case t == "":
+		d.Fail(conf.Join(path, "type"), "expected a type name (one of %s)", strings.Join(types, ", "))
+		return nil
+	}
+	settings, ok := newConfig(t)
+	if !ok {
+		d.Fail(conf.Join(path, "type"), "unknown %s type %q (expected one of %s)%s", kind, t, strings.Join(types, ", "), conf.DidYouMean(t, types))
+		return nil
+	}
+	d.Decode(path, m, common, settings)
+	return settings
 }
 
-func lookupIn(environ []string) func(string) (string, bool) {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
+// InputSettings are what the input name is built with.
+func (c *Config) InputSettings(name string, log *zap.Logger) component.Settings {
+	in := c.Inputs[name]
+	attrs := c.SourceAttributes(in)
+	keys := make([]string, 0, len(attrs))
+	for k := range attrs {
+		keys = append(keys, k)
 	}
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	slices.Sort(keys)
+	set := component.Settings{ID: component.ID{Kind: component.KindInput, Type: in.Type, Name: name}, Logger: log}
+	for _, k := range keys {
+		set.Attributes = append(set.Attributes, batch.StringAttr(k, attrs[k]))
+	}
+	return set
 }
 
-// interpolateTree expands ${VAR} in every string value of the tree, in place.
-func interpolateTree(d *decoder, path string, node any, lookup func(string) (string, bool)) {
-	switch x := node.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p := join(path, k)
-			if s, ok := x[k].(string); ok {
-				x[k] = expandValue(d, p, s, lookup)
-				continue
+// OutputSettings are what the output name is built with.
+func (c *Config) OutputSettings(name string, log *zap.Logger) component.Settings {
+	out := c.Outputs[name]
+	return component.Settings{ID: component.ID{Kind: component.KindOutput, Type: out.Type, Name: name}, Logger: log, StartAt: out.StartAt}
+}
+
+// build runs every component's Validate, then its constructor, and reports
+// what they refuse under the component's key path. Problems already found
+// at a key (a value of the wrong type) are not reported again.
+func build(d *conf.Decoder, cfg *Config, reg *component.Registry) {
+	nop := zap.NewNop()
+	report := func(path string, err error) {
+		var errs conf.Errors
+		errs.Merge(path, err)
+		for _, e := range errs {
+			if !d.Has(e.Path) {
+				d.Fail(e.Path, "%s", e.Msg)
 			}
-			interpolateTree(d, p, x[k], lookup)
-		}
-	case []any:
-		for i, e := range x {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			if s, ok := e.(string); ok {
-				x[i] = expandValue(d, p, s, lookup)
-				continue
-			}
-			interpolateTree(d, p, e, lookup)
 		}
 	}
-}
-
-func expandValue(d *decoder, path, s string, lookup func(string) (string, bool)) string {
-	out, err := Interpolate(s, lookup)
-	if err != nil {
-		d.fail(path, "%v", err)
-		return s
-	}
-	return out
-}
-
-// Interpolate expands ${VAR} (VAR must be set) and ${VAR:-default} (default
-// when VAR is unset or empty) in s; $$ is a literal $, and a $ followed by
-// anything else is kept as it is.
-func Interpolate(s string, lookup func(string) (string, bool)) (string, error) {
-	if !strings.Contains(s, "$") {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '$' || i+1 >= len(s) {
-			b.WriteByte(c)
+	for _, name := range sortedKeys(cfg.Inputs) {
+		in := cfg.Inputs[name]
+		f, ok := reg.InputFactory(in.Type)
+		if !ok || in.Settings == nil {
 			continue
 		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-			continue
-		case '{':
-		default:
-			b.WriteByte(c)
+		path := conf.Join("inputs", name)
+		if err := in.Settings.Validate(); err != nil {
+			report(path, err)
 			continue
 		}
-		end := strings.IndexByte(s[i:], '}')
-		if end < 0 {
-			return "", fmt.Errorf("unterminated ${ in %q", s)
-		}
-		expr := s[i+2 : i+end]
-		name, def, hasDef := strings.Cut(expr, ":-")
-		if !validEnvName(name) {
-			return "", fmt.Errorf("${%s}: %q is not a variable name", expr, name)
-		}
-		v, ok := lookup(name)
-		switch {
-		case hasDef && v == "":
-			v = def
-		case !ok:
-			return "", fmt.Errorf("environment variable %s is not set (write ${%s:-default} to give a default)", name, name)
-		}
-		b.WriteString(v)
-		i += end
-	}
-	return b.String(), nil
-}
-
-func validEnvName(s string) bool {
-	if s == "" || s[0] >= '0' && s[0] <= '9' {
-		return false
-	}
-	for _, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
+		if _, err := f.NewInput(cfg.InputSettings(name, nop), in.Settings); err != nil {
+			report(path, err)
 		}
 	}
-	return true
+	for _, name := range sortedKeys(cfg.Outputs) {
+		out := cfg.Outputs[name]
+		f, ok := reg.OutputFactory(out.Type)
+		if !ok || out.Settings == nil {
+			continue
+		}
+		path := conf.Join("outputs", name)
+		if err := out.Settings.Validate(); err != nil {
+			report(path, err)
+			continue
+		}
+		if _, err := f.NewOutput(cfg.OutputSettings(name, nop), out.Settings); err != nil {
+			report(path, err)
+		}
+	}
 }
 
 func displayName(opts Options) string {
@@ -246,20 +233,11 @@ func displayName(opts Options) string {
 	return "embedded default config"
 }
 
-// oneLine folds a parser's multi-line message into one line.
-func oneLine(err error) string {
-	var s []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			s = append(s, l)
-		}
-	}
-	return strings.Join(s, "; ")
-}
-
 // IsInvalid reports whether err is a configuration's content being wrong (as
 // opposed to the file not being readable).
-func IsInvalid(err error) bool {
-	var e Errors
-	return errors.As(err, &e)
-}
+func IsInvalid(err error) bool { return conf.IsInvalid(err) }
+
+// Errors are the problems of a configuration, with their key paths.
+type Errors = conf.Errors
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -3,86 +3,122 @@ package config
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
+
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/spool"
+	"go.uber.org/zap"
 )
 
-// validate checks what the decoder cannot see key by key: ranges, references
-// between keys, and conflicts between components.
-func (c *Config) validate(d *decoder) {
+// validate checks what no single component can: the agent's own keys,
+// references to streams, and conflicts between components.
+func (c *Config) validate(d *conf.Decoder, l *Loaded) {
 	if c.DataDir == "" {
-		d.fail("data_dir", "must not be empty")
-	}
-	if c.ShutdownGrace < 0 {
-		d.fail("shutdown_grace", "must not be negative")
+		d.Fail("data_dir", "must not be empty")
 	}
 	c.Spool.validate(d)
 	if c.HTTP.Address != "" {
-		checkHostPort(d, "http.address", c.HTTP.Address)
+		var e conf.Errors
+		e.HostPort("http.address", c.HTTP.Address, true)
+		d.Merge("", e.Err())
 	}
 	for _, name := range sortedKeys(c.Streams) {
 		st := c.Streams[name]
-		p := join("streams", name)
-		if st.Partitions < 1 || st.Partitions > 4096 {
-			d.fail(join(p, "partitions"), "must be between 1 and 4096, got %d", st.Partitions)
+		p := conf.Join("streams", name)
+		if st.Partitions < 1 || st.Partitions > spool.MaxPartitions {
+			d.Fail(conf.Join(p, "partitions"), "must be between 1 and %d, got %d", spool.MaxPartitions, st.Partitions)
+		} else if !d.Has("spool.segment_bytes") {
+			// What the spool itself refuses (max_bytes too small for its
+			// segments), under the stream's key.
+			if err := c.StreamOptions(st).Validate(); err != nil {
+				d.Fail(p, "%v", err)
+			}
+		}
+	}
+	for _, k := range sortedKeys(c.Attributes) {
+		if k == "" {
+			d.Fail("attributes", "an attribute needs a name")
 		}
 	}
 	c.validateStreams(d)
-	l := listeners{}
-	if c.HTTP.Address != "" {
-		l.claim(d, "tcp", c.HTTP.Address, "http.address")
+	c.validateListeners(d)
+	c.validateFiles(d)
+	if len(c.Inputs) == 0 {
+		l.Warnings = append(l.Warnings, "no inputs are configured: the agent will only ship what its spool already holds")
 	}
-	for _, name := range sortedKeys(c.Inputs) {
-		c.Inputs[name].validate(d, join("inputs", name), l)
-	}
-	for _, name := range sortedKeys(c.Outputs) {
-		c.Outputs[name].validate(d, join("outputs", name))
+	if len(c.Outputs) == 0 && len(c.Inputs) > 0 {
+		l.Warnings = append(l.Warnings, "no outputs are configured")
 	}
 }
 
-func (s *Spool) validate(d *decoder) {
-	if s.SegmentBytes <= 0 || s.SegmentBytes > 1<<30 {
-		d.fail("spool.segment_bytes", "must be more than 0 and at most 1GiB, got %s", s.SegmentBytes)
+// minSegmentBytes is the smallest segment size the spool takes.
+const minSegmentBytes = 1 << 10
+
+func (s *Spool) validate(d *conf.Decoder) {
+	if s.SegmentBytes < minSegmentBytes || s.SegmentBytes > spool.MaxSegmentBytes {
+		d.Fail("spool.segment_bytes", "must be at least %s and at most %s, got %s", conf.Size(minSegmentBytes), conf.Size(spool.MaxSegmentBytes), s.SegmentBytes)
 	}
 	if s.IndexInterval <= 0 {
-		d.fail("spool.index_interval", "must be more than 0")
+		d.Fail("spool.index_interval", "must be more than 0")
 	}
 	if s.SegmentAge <= 0 {
-		d.fail("spool.segment_age", "must be more than 0")
+		d.Fail("spool.segment_age", "must be more than 0")
 	}
 	if s.Fsync == "interval" && s.FsyncInterval <= 0 {
-		d.fail("spool.fsync_interval", "must be more than 0 with fsync: interval")
+		d.Fail("spool.fsync_interval", "must be more than 0 with fsync: interval")
 	}
+	if err := s.Options(nil).Validate(); err != nil && !d.Has("spool.segment_bytes") {
+		d.Fail("spool", "%v", err) // what the spool itself refuses
+	}
+}
+
+// Options are the spool's options for this section.
+func (s *Spool) Options(log *zap.Logger) spool.Options {
+	return spool.Options{
+		SegmentBytes:  int64(s.SegmentBytes),
+		SegmentAge:    s.SegmentAge.D(),
+		IndexInterval: int64(s.IndexInterval),
+		Fsync:         spool.FsyncPolicy(s.Fsync),
+		FsyncInterval: s.FsyncInterval.D(),
+		Logger:        log,
+	}
+}
+
+// StreamOptions are the spool's options of a stream.
+func (c *Config) StreamOptions(st Stream) spool.StreamOptions {
+	return spool.StreamOptions{Partitions: st.Partitions, MaxBytes: int64(st.MaxBytes), MaxAge: st.MaxAge.D(), WhenFull: spool.WhenFull(st.WhenFull)}
 }
 
 // validateStreams checks that every stream named is declared, and that every
 // stream is both written and read: a stream nobody reads fills up, one nobody
 // writes is a typo somewhere.
-func (c *Config) validateStreams(d *decoder) {
+func (c *Config) validateStreams(d *conf.Decoder) {
 	declared := map[string]bool{}
 	for name := range c.Streams {
 		declared[name] = true
 	}
+	names := sortedKeys(c.Streams)
 	written, read := map[string]bool{}, map[string]bool{}
 	defaultNamed := false // an output lists the default stream by name
 	for _, name := range sortedKeys(c.Inputs) {
 		in := c.Inputs[name]
-		if in.Type == "" || in.Settings() == nil {
+		if in.Settings == nil {
 			continue // already reported
 		}
 		if in.Stream != DefaultStream && !declared[in.Stream] {
-			d.fail(join(join("inputs", name), "stream"), "stream %q is not declared under streams%s", in.Stream, didYouMean(in.Stream, sortedKeys(c.Streams)))
+			d.Fail(conf.Join(conf.Join("inputs", name), "stream"), "stream %q is not declared under streams%s", in.Stream, conf.DidYouMean(in.Stream, names))
 			continue
 		}
 		written[in.Stream] = true
 	}
 	for _, name := range sortedKeys(c.Outputs) {
 		out := c.Outputs[name]
-		if out.Settings() == nil {
+		if out.Settings == nil {
 			continue
 		}
+		path := conf.Join(conf.Join("outputs", name), "streams")
 		if len(out.Streams) == 0 {
 			for s := range declared {
 				read[s] = true
@@ -90,9 +126,14 @@ func (c *Config) validateStreams(d *decoder) {
 			read[DefaultStream] = true
 			continue
 		}
+		seen := map[string]bool{}
 		for i, s := range out.Streams {
+			if seen[s] {
+				d.Fail(conf.Index(path, i), "stream %q is listed twice", s)
+			}
+			seen[s] = true
 			if s != DefaultStream && !declared[s] {
-				d.fail(fmt.Sprintf("outputs.%s.streams[%d]", name, i), "stream %q is not declared under streams%s", s, didYouMean(s, sortedKeys(c.Streams)))
+				d.Fail(conf.Index(path, i), "stream %q is not declared under streams%s", s, conf.DidYouMean(s, names))
 				continue
 			}
 			read[s] = true
@@ -107,240 +148,139 @@ func (c *Config) validateStreams(d *decoder) {
 		all[DefaultStream] = true
 	}
 	for _, s := range sortedKeys(all) {
-		p := join("streams", s)
+		p := conf.Join("streams", s)
 		if !declared[s] {
 			p = fmt.Sprintf("streams.%s (implicit)", s)
 		}
 		if !written[s] {
-			d.fail(p, "no input writes to this stream")
+			d.Fail(p, "no input writes to this stream")
 		}
 		if !read[s] {
-			d.fail(p, "no output reads this stream, so it would only fill up")
+			d.Fail(p, "no output reads this stream, so it would only fill up")
 		}
 	}
 }
 
-func didYouMean(s string, candidates []string) string {
-	if m := suggest(s, candidates); m != "" {
-		return fmt.Sprintf("; did you mean %q?", m)
+// Listeners are every address the configuration binds, with its key path.
+func (c *Config) Listeners() []component.Listener {
+	var out []component.Listener
+	if c.HTTP.Address != "" {
+		out = append(out, component.Listener{Network: "tcp", Address: c.HTTP.Address, Path: "http.address"})
 	}
-	return ""
-}
-
-// listeners finds two components listening on one address or socket path.
-type listeners map[string]string // "proto addr" -> key path of the first
-
-func (l listeners) claim(d *decoder, proto, addr, path string) {
-	if _, port, err := net.SplitHostPort(addr); proto != "unix" && err == nil && port == "0" {
-		return // any free port: never a conflict
-	}
-	key := proto + " " + addr
-	if proto == "unix" {
-		key = proto + " " + filepath.Clean(addr)
-	}
-	if first, ok := l[key]; ok {
-		d.fail(path, "%s is already used by %s", addr, first)
-		return
-	}
-	l[key] = path
-}
-
-func (in *Input) validate(d *decoder, path string, l listeners) {
-	switch s := in.Settings().(type) {
-	case *FileInput:
-		s.validate(d, path)
-	case *TCPInput:
-		s.SocketInput.validate(d, path, "tcp", l)
-		s.StreamSocket.validate(d, path)
-		s.TLS.validate(d, join(path, "tls"))
-	case *UDPInput:
-		s.SocketInput.validate(d, path, "udp", l)
-	case *UnixInput:
-		s.SocketInput.validate(d, path, "unix", l)
-		s.StreamSocket.validate(d, path)
-	case *UnixgramInput:
-		s.SocketInput.validate(d, path, "unix", l)
-	case *ForwardInput:
-		if len(s.Listen) == 0 {
-			d.fail(join(path, "listen"), "missing: give at least one host:port to listen on")
+	for _, name := range sortedKeys(c.Inputs) {
+		ls, ok := c.Inputs[name].Settings.(component.Listeners)
+		if !ok {
+			continue
 		}
-		for i, a := range s.Listen {
-			p := fmt.Sprintf("%s.listen[%d]", path, i)
-			if checkHostPort(d, p, a) {
-				l.claim(d, "tcp", a, p)
-			}
+		for _, l := range ls.Listeners() {
+			l.Path = conf.JoinPath(conf.Join("inputs", name), l.Path)
+			out = append(out, l)
 		}
-		s.TLS.validate(d, join(path, "tls"))
-		positive(d, join(path, "max_frame_bytes"), int64(s.MaxFrameBytes))
-		positive(d, join(path, "window_bytes"), int64(s.WindowBytes))
-		positive(d, join(path, "max_connections"), int64(s.MaxConnections))
 	}
+	return out
 }
 
-func (f *FileInput) validate(d *decoder, path string) {
-	if len(f.Include) == 0 {
-		d.fail(join(path, "include"), "missing: give at least one glob of files to tail")
-	}
-	for key, globs := range map[string][]string{"include": f.Include, "exclude": f.Exclude} {
-		for i, g := range globs {
-			if _, err := filepath.Match(strings.ReplaceAll(g, "**", "*"), ""); err != nil {
-				d.fail(fmt.Sprintf("%s.%s[%d]", path, key, i), "bad glob %q: %v", g, err)
+// validateListeners finds two components on one address: the same port
+// with the same host, or with a wildcard host (":5170" takes every
+// address), or one unix socket path.
+func (c *Config) validateListeners(d *conf.Decoder) {
+	ls := c.Listeners()
+	for i, a := range ls {
+		for _, b := range ls[:i] {
+			if Overlap(a, b) {
+				d.Fail(a.Path, "%s %s is already used by %s (%s)", a.Network, a.Address, b.Path, b.Address)
+				break
 			}
 		}
 	}
-	if f.Multiline != nil {
-		if f.Multiline.StartPattern == "" {
-			d.fail(join(path, "multiline.start_pattern"), "missing: multiline needs a regular expression that starts a record")
-		} else if _, err := regexp.Compile(f.Multiline.StartPattern); err != nil {
-			d.fail(join(path, "multiline.start_pattern"), "bad regular expression: %v", err)
-		}
-	}
-	positive(d, join(path, "max_line_bytes"), int64(f.MaxLineBytes))
-	positive(d, join(path, "max_open_files"), int64(f.MaxOpenFiles))
-	positive(d, join(path, "read_buffer_bytes"), int64(f.ReadBufferSize))
-	positive(d, join(path, "fingerprint_bytes"), int64(f.FingerprintBytes))
-	positive(d, join(path, "scan_interval"), int64(f.ScanInterval))
-	positive(d, join(path, "poll_interval"), int64(f.PollInterval))
-	positive(d, join(path, "positions_interval"), int64(f.PositionsInterval))
 }
 
-func (s *SocketInput) validate(d *decoder, path, proto string, l listeners) {
-	if len(s.Listen) == 0 {
-		what := "host:port"
-		if proto == "unix" {
-			what = "socket path"
-		}
-		d.fail(join(path, "listen"), "missing: give at least one %s to listen on", what)
+// Overlap reports whether two listeners cannot both be bound.
+func Overlap(a, b component.Listener) bool {
+	ua, ub := isUnix(a.Network), isUnix(b.Network)
+	if ua || ub {
+		return ua && ub && filepath.Clean(a.Address) == filepath.Clean(b.Address)
 	}
-	for i, a := range s.Listen {
-		p := fmt.Sprintf("%s.listen[%d]", path, i)
-		if proto == "unix" {
-			if a == "" {
-				d.fail(p, "must not be empty")
-				continue
-			}
-			l.claim(d, proto, a, p)
-		} else if checkHostPort(d, p, a) {
-			l.claim(d, proto, a, p)
-		}
+	if a.Network != b.Network {
+		return false // tcp and udp have separate ports
 	}
-	positive(d, join(path, "max_message_bytes"), int64(s.MaxMessageBytes))
-	positive(d, join(path, "batch_bytes"), int64(s.BatchBytes))
-}
-
-func (s *StreamSocket) validate(d *decoder, path string) {
-	positive(d, join(path, "max_connections"), int64(s.MaxConnections))
-}
-
-func (t *ServerTLS) validate(d *decoder, path string) {
-	if t == nil {
-		return
-	}
-	if t.CertFile == "" {
-		d.fail(join(path, "cert_file"), "missing: a TLS listener needs a certificate")
-	}
-	if t.KeyFile == "" {
-		d.fail(join(path, "key_file"), "missing: a TLS listener needs a private key")
-	}
-	readable(d, join(path, "cert_file"), t.CertFile)
-	readable(d, join(path, "key_file"), t.KeyFile)
-	readable(d, join(path, "client_ca_file"), t.ClientCAFile)
-}
-
-func (t *ClientTLS) validate(d *decoder, path string) {
-	if t == nil {
-		return
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		d.fail(path, "cert_file and key_file go together (both for mTLS, or neither)")
-	}
-	readable(d, join(path, "ca_file"), t.CAFile)
-	readable(d, join(path, "cert_file"), t.CertFile)
-	readable(d, join(path, "key_file"), t.KeyFile)
-}
-
-func (o *Output) validate(d *decoder, path string) {
-	switch s := o.Settings().(type) {
-	case *ForwardOutput:
-		if len(s.Endpoints) == 0 {
-			d.fail(join(path, "endpoints"), "missing: give at least one host:port of a capstan peer")
-		}
-		for i, e := range s.Endpoints {
-			checkHostPort(d, fmt.Sprintf("%s.endpoints[%d]", path, i), e)
-		}
-		s.TLS.validate(d, join(path, "tls"))
-		s.Backoff.validate(d, join(path, "backoff"))
-		positive(d, join(path, "max_frame_bytes"), int64(s.MaxFrameBytes))
-	case *StdoutOutput:
-		s.Delivery.validate(d, path)
-	case *FileOutput:
-		if s.Path == "" {
-			d.fail(join(path, "path"), "missing: give the file to write")
-		}
-		positive(d, join(path, "max_files"), int64(s.MaxFiles))
-	case *TCPOutput:
-		if s.Address == "" {
-			d.fail(join(path, "address"), "missing: give the host:port to send lines to")
-		} else {
-			checkHostPort(d, join(path, "address"), s.Address)
-		}
-	}
-	seen := map[string]bool{}
-	for i, st := range o.Streams {
-		if seen[st] {
-			d.fail(fmt.Sprintf("%s.streams[%d]", path, i), "stream %q is listed twice", st)
-		}
-		seen[st] = true
-	}
-}
-
-func (dl *Delivery) validate(d *decoder, path string) {
-	positive(d, join(path, "commit_interval"), int64(dl.CommitInterval))
-	positive(d, join(path, "read_bytes"), int64(dl.ReadBytes))
-}
-
-func (b *Backoff) validate(d *decoder, path string) {
-	positive(d, join(path, "initial"), int64(b.Initial))
-	if b.Max < b.Initial {
-		d.fail(join(path, "max"), "must be at least backoff.initial (%s)", b.Initial)
-	}
-}
-
-func positive(d *decoder, path string, n int64) {
-	if n <= 0 {
-		d.fail(path, "must be more than 0")
-	}
-}
-
-func checkHostPort(d *decoder, path, addr string) bool {
-	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
-		d.fail(path, "%q is not host:port (write e.g. 127.0.0.1:5170 or :5170)", addr)
+	ha, pa, err1 := net.SplitHostPort(a.Address)
+	hb, pb, err2 := net.SplitHostPort(b.Address)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
 		return false
 	}
-	return true
+	return ha == hb || wildcard(ha) || wildcard(hb)
 }
 
-func readable(d *decoder, path, file string) {
-	if file == "" {
-		return
-	}
-	// Stat first: opening a FIFO or a device could block validation.
-	st, err := os.Stat(file)
-	if err == nil && !st.Mode().IsRegular() {
-		d.fail(path, "%s is not a regular file", file)
-		return
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		d.fail(path, "cannot read %s: %v", file, unwrapPathError(err))
-		return
-	}
-	f.Close()
+func isUnix(network string) bool { return strings.HasPrefix(network, "unix") }
+
+func wildcard(host string) bool {
+	return host == "" || host == "0.0.0.0" || host == "::" || host == "[::]"
 }
 
-func unwrapPathError(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
+// validateFiles finds an output that writes into its own inputs' globs (a
+// loop that re-reads what it writes) and two outputs writing one file.
+func (c *Config) validateFiles(d *conf.Decoder) {
+	type file struct{ path, key string }
+	var reads, writes []file
+	for _, name := range sortedKeys(c.Inputs) {
+		if f, ok := c.Inputs[name].Settings.(component.Files); ok {
+			r, _ := f.Files()
+			for _, g := range r {
+				reads = append(reads, file{g, conf.Join(conf.Join("inputs", name), "include")})
+			}
+		}
 	}
-	return err
+	for _, name := range sortedKeys(c.Outputs) {
+		if f, ok := c.Outputs[name].Settings.(component.Files); ok {
+			_, w := f.Files()
+			for _, p := range w {
+				writes = append(writes, file{filepath.Clean(p), conf.Join(conf.Join("outputs", name), "path")})
+			}
+		}
+	}
+	for i, w := range writes {
+		for _, o := range writes[:i] {
+			if w.path == o.path {
+				d.Fail(w.key, "%s is also written by %s", w.path, strings.TrimSuffix(o.key, ".path"))
+			}
+		}
+		for _, r := range reads {
+			for _, candidate := range []string{w.path, w.path + ".1"} {
+				if GlobMatch(r.path, candidate) {
+					d.Fail(w.key, "%s is read again by %s (%s): the output would ship its own lines forever", candidate, strings.TrimSuffix(r.key, ".include"), r.path)
+					break
+				}
+			}
+		}
+	}
+}
+
+// GlobMatch matches a path against a glob where ** matches any number of
+// directories, as the file input does.
+func GlobMatch(glob, path string) bool {
+	gp := strings.Split(filepath.Clean(glob), "/")
+	pp := strings.Split(filepath.Clean(path), "/")
+	var match func(g, p []string) bool
+	match = func(g, p []string) bool {
+		for len(g) > 0 {
+			if g[0] == "**" {
+				for i := 0; i <= len(p); i++ {
+					if match(g[1:], p[i:]) {
+						return true
+					}
+				}
+				return false
+			}
+			if len(p) == 0 {
+				return false
+			}
+			if ok, err := filepath.Match(g[0], p[0]); err != nil || !ok {
+				return false
+			}
+			g, p = g[1:], p[1:]
+		}
+		return len(p) == 0
+	}
+	return match(gp, pp)
 }

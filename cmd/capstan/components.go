@@ -3,39 +3,22 @@ package main
 import (
 	"io"
 
-	"github.com/capstan-agent/capstan/agent"
-	"github.com/capstan-agent/capstan/agent/config"
-	"github.com/capstan-agent/capstan/agent/stdout"
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/inputs/file"
+	fwdin "github.com/capstan-agent/capstan/inputs/forward"
+	"github.com/capstan-agent/capstan/inputs/socket"
+	fwdout "github.com/capstan-agent/capstan/shipper/forward"
+	"github.com/capstan-agent/capstan/shipper/lines"
 )
 
-// registry lists the input and output types this build can run; types of the
-// schema missing here are reported as "not available in this build". To plug
-// in a package, add a factory that maps the YAML settings onto its Config:
-//
-//	reg.Input("file", agent.TypedInput(func(env agent.InputEnv, c *config.FileInput) (agent.Component, error) {
-//		return file.New(file.Config{Include: c.Include, ...}, env.Stream, env.Spool.PositionsPath(env.Name), env.Logger)
-//	}))
-func registry(out io.Writer) *agent.Registry {
-	reg := agent.NewRegistry()
-	registerSockets(reg)
-	registerShipping(reg)
-	registerFiles(reg)
-	reg.Output("stdout", agent.TypedOutput(func(env agent.OutputEnv, c *config.StdoutOutput) (agent.Component, error) {
-		o, err := stdout.New(env.Name, env.Spool, env.Streams, stdout.Config{
-			Encoding:       c.Encoding,
-			StartAt:        env.Config.StartAt,
-			CommitInterval: c.CommitInterval.D(),
-			ReadBytes:      int64(c.ReadBytes),
-		}, out, env.Logger)
-		if err != nil {
-			return nil, err
-		}
-		return stdoutOutput{o}, nil
-	}))
-	return reg
+// registry lists the input and output types this build has: one line per
+// type, each a package's factory (see docs/architecture.md, "Adding a
+// component").
+func registry(stdout io.Writer) *component.Registry {
+	return component.NewRegistry().
+		Input(file.NewFactory()).
+		Input(socket.TCPFactory(), socket.UDPFactory(), socket.UnixFactory(), socket.UnixgramFactory()).
+		Input(fwdin.NewFactory()).
+		Output(fwdout.NewFactory()).
+		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory())
 }
-
-// stdoutOutput exposes the stdout output's counters as metrics.
-type stdoutOutput struct{ *stdout.Output }
-
-func (o stdoutOutput) Metrics() []agent.Metric { return agent.StatsMetrics(o.Stats()) }

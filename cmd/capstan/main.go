@@ -3,6 +3,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/capstan-agent/capstan/component"
 	"io"
 	"os"
 )
@@ -34,7 +35,7 @@ Usage:
   capstan validate [-c FILE]      check a configuration and list every problem
   capstan spool verify DIR        check every batch of a spool
   capstan spool inspect DIR       show streams, partitions, segments and checkpoints
-  capstan spool dump DIR STREAM/N print the records of a partition as NDJSON
+  capstan spool dump DIR STREAM   print a stream's records (STREAM/N: one partition) as NDJSON
   capstan spool lag DIR           how far each consumer is behind
   capstan bench [-hops 1|2]       measure file → agents → tcp receiver on this machine
   capstan version                 print the version and the input/output types built in
@@ -71,7 +72,8 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return runValidate(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "capstan %s (commit %s, built %s)\n", version, commit, date)
-		ins, outs := registry(io.Discard).Available()
+		reg := registry(io.Discard)
+		ins, outs := reg.Types(component.KindInput), reg.Types(component.KindOutput)
 		fmt.Fprintf(stdout, "inputs: %s\noutputs: %s\n", list(ins), list(outs))
 		return exitOK
 	case "-h", "--help", "help":

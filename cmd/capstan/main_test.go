@@ -405,7 +405,7 @@ func TestRunDeliversOnceAcrossRestarts(t *testing.T) {
 	waitReady(t, addr)
 	_, metrics := get(t, "http://"+addr+"/metrics")
 	for _, want := range []string{
-		`capstan_output_records_out_total{output="console",type="stdout"} 1000`,
+		`capstan_output_records_total{name="console",type="stdout"} 1000`,
 		`capstan_spool_next_offset{partition="0",stream="default"} 1000`,
 		`capstan_component_up{kind="output",name="console",type="stdout"} 1`,
 		`capstan_ready 1`,
@@ -541,7 +541,7 @@ func TestSIGHUPRestartsOutputOnce(t *testing.T) {
 	readLines(t, out, 500)
 	// Same output name, new settings: it is stopped (committing what it
 	// printed) and started again from there.
-	os.WriteFile(cfgPath, []byte(strings.Replace(mustRead(t, cfgPath), "console: {type: stdout}", "console: {type: stdout, encoding: ndjson, commit_interval: 5s}", 1)), 0o644)
+	os.WriteFile(cfgPath, []byte(strings.Replace(mustRead(t, cfgPath), "console: {type: stdout}", "console: {type: stdout, encoding: ndjson}", 1)), 0o644)
 	p.signal(syscall.SIGHUP)
 	p.waitLog("configuration reloaded")
 	p.signal(syscall.SIGTERM)

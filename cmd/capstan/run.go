@@ -15,6 +15,7 @@ import (
 
 	"github.com/capstan-agent/capstan/agent"
 	"github.com/capstan-agent/capstan/agent/config"
+	"github.com/capstan-agent/capstan/component"
 	"go.uber.org/zap"
 )
 
@@ -56,14 +57,16 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 		fmt.Fprintln(stderr, "capstan run: --watch-config needs -c FILE (see capstan run --help)")
 		return exitUsage
 	}
-	load := func() (*config.Config, error) {
-		return config.Load(config.Options{Path: cf.path, Overrides: cf.overrides})
+	reg := registry(stdout)
+	load := func() (*config.Loaded, error) {
+		return config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, Registry: reg})
 	}
-	cfg, err := load()
+	loaded, err := load()
 	if err != nil {
 		printConfigErrors(stderr, sourceName(cf.path), err)
 		return exitBadConfig
 	}
+	cfg := loaded.Config
 	log, level, err := agent.NewLogger(cfg.Log.Format, cfg.Log.Level, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "capstan: %v\n", err)
@@ -71,10 +74,12 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 	}
 	defer log.Sync()
 
-	reg := registry(stdout)
+	for _, w := range loaded.Warnings {
+		log.Warn(w)
+	}
 	if cf.path == "" {
 		fmt.Fprintf(stderr, "capstan: no -c given: running the embedded default configuration (capstan run --help says more):\n")
-		for _, line := range summary(cfg, reg) {
+		for _, line := range summary(cfg) {
 			fmt.Fprintf(stderr, "  %s\n", line)
 		}
 	}
@@ -97,7 +102,7 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 	a := agent.New(cfg, agent.Options{Registry: reg, Logger: log, Level: &level})
 	if err := a.Start(); err != nil {
 		log.Error("could not start", zap.Error(err))
-		fmt.Fprintf(stderr, "capstan: could not start: %v\n", err)
+		fmt.Fprintf(stderr, "capstan: could not start: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return exitFailure
 	}
 
@@ -139,9 +144,9 @@ func runAgent(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int 
 
 // reload reads the configuration again and applies it; any problem leaves
 // the running configuration in place.
-func reload(a *agent.Agent, load func() (*config.Config, error), log *zap.Logger) {
+func reload(a *agent.Agent, load func() (*config.Loaded, error), log *zap.Logger) {
 	log.Info("reloading the configuration")
-	cfg, err := load()
+	loaded, err := load()
 	if err != nil {
 		var problems []string
 		if errs, ok := err.(config.Errors); ok {
@@ -154,20 +159,16 @@ func reload(a *agent.Agent, load func() (*config.Config, error), log *zap.Logger
 		log.Error("reload refused: the new configuration is invalid; the running one stays", zap.Strings("problems", problems))
 		return
 	}
-	if err := a.Reload(cfg); err != nil {
-		log.Error("reload refused; the running configuration stays", zap.Error(err))
+	for _, w := range loaded.Warnings {
+		log.Warn(w)
+	}
+	if err := a.Reload(loaded.Config); err != nil {
+		log.Error("reload: "+strings.ReplaceAll(err.Error(), "\n", "; "), zap.Error(err))
 	}
 }
 
 // summary says in a few lines what a configuration makes the agent do.
-func summary(cfg *config.Config, reg *agent.Registry) []string {
-	ins, outs := reg.Available()
-	note := func(avail []string, typ string) string {
-		if slices.Contains(avail, typ) {
-			return ""
-		}
-		return "  [not available in this build]"
-	}
+func summary(cfg *config.Config) []string {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		dir = cfg.DataDir
@@ -175,7 +176,7 @@ func summary(cfg *config.Config, reg *agent.Registry) []string {
 	lines := []string{"spool in " + dir}
 	for _, name := range sortedKeys(cfg.Inputs) {
 		in := cfg.Inputs[name]
-		lines = append(lines, fmt.Sprintf("input %s: %s %s → stream %s%s", name, in.Type, inputWhat(in), in.Stream, note(ins, in.Type)))
+		lines = append(lines, fmt.Sprintf("input %s: %s %s → stream %s", name, in.Type, inputWhat(in), in.Stream))
 	}
 	for _, name := range sortedKeys(cfg.Outputs) {
 		out := cfg.Outputs[name]
@@ -183,7 +184,7 @@ func summary(cfg *config.Config, reg *agent.Registry) []string {
 		if len(out.Streams) > 0 {
 			streams = "streams " + strings.Join(out.Streams, ", ")
 		}
-		lines = append(lines, fmt.Sprintf("output %s: %s ← %s%s", name, out.Type, streams, note(outs, out.Type)))
+		lines = append(lines, fmt.Sprintf("output %s: %s ← %s", name, out.Type, streams))
 	}
 	if cfg.HTTP.Address != "" {
 		lines = append(lines, "health and metrics on http://"+cfg.HTTP.Address+"/metrics")
@@ -191,45 +192,19 @@ func summary(cfg *config.Config, reg *agent.Registry) []string {
 	return lines
 }
 
-// unavailable lists the configured components whose type is not in this build.
-func unavailable(cfg *config.Config, reg *agent.Registry) []string {
-	ins, outs := reg.Available()
-	var res []string
-	has := func(l []string, s string) bool {
-		for _, e := range l {
-			if e == s {
-				return true
-			}
-		}
-		return false
-	}
-	for _, name := range sortedKeys(cfg.Inputs) {
-		if t := cfg.Inputs[name].Type; !has(ins, t) {
-			res = append(res, fmt.Sprintf("input %s: type %s is not available in this build; it will not run", name, t))
-		}
-	}
-	for _, name := range sortedKeys(cfg.Outputs) {
-		if t := cfg.Outputs[name].Type; !has(outs, t) {
-			res = append(res, fmt.Sprintf("output %s: type %s is not available in this build; it will not run", name, t))
-		}
-	}
-	return res
-}
-
+// inputWhat says what an input reads: its globs or its addresses.
 func inputWhat(in *config.Input) string {
-	switch s := in.Settings().(type) {
-	case *config.FileInput:
-		return strings.Join(s.Include, " ")
-	case *config.TCPInput:
-		return strings.Join(s.Listen, " ")
-	case *config.UDPInput:
-		return strings.Join(s.Listen, " ")
-	case *config.UnixInput:
-		return strings.Join(s.Listen, " ")
-	case *config.UnixgramInput:
-		return strings.Join(s.Listen, " ")
-	case *config.ForwardInput:
-		return strings.Join(s.Listen, " ")
+	if f, ok := in.Settings.(component.Files); ok {
+		if r, _ := f.Files(); len(r) > 0 {
+			return strings.Join(r, " ")
+		}
+	}
+	if l, ok := in.Settings.(component.Listeners); ok {
+		var addrs []string
+		for _, x := range l.Listeners() {
+			addrs = append(addrs, x.Address)
+		}
+		return strings.Join(addrs, " ")
 	}
 	return ""
 }

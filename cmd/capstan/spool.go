@@ -11,86 +11,177 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
+	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
-const spoolUsage = `Usage: capstan spool COMMAND [flags] DIR
+const spoolUsage = `Usage: capstan spool COMMAND [flags] DIR [ARGS]
 
 Look at the spool in the data dir DIR. These commands only read: they take no
-lock and change nothing, so they work on the spool of a running agent.
+lock and change nothing, so they work on the spool of a running agent. Flags
+may come before or after the arguments.
 
 Commands:
-  inspect DIR                    streams, partitions, segments, offsets, bytes, checkpoints
+  inspect [-json] DIR            streams, partitions, segments, offsets, bytes, checkpoints
   verify DIR                     read every batch and check length, CRC and offsets,
                                  every index entry, snapshot and checkpoint
-  dump [-from N] DIR STREAM[/P]  print the records of a partition as NDJSON
-  lag DIR                        how far each consumer is behind, per partition
+  dump [-from N] DIR STREAM[/P]  print the records of a stream (every partition) or
+                                 of one partition as NDJSON
+  lag [-json] DIR                how far each consumer is behind, per partition
+
+Run capstan spool COMMAND --help for one command's usage.
 
 Exit codes: 0 fine, 1 verify found problems, 2 bad usage or DIR not readable.
 `
 
+// spoolCommand is one `capstan spool` subcommand: its usage, its flags, and
+// what it does with its arguments.
+type spoolCommand struct {
+	usage string
+	args  int
+	flags func(fs *flag.FlagSet, o *spoolOpts)
+	run   func(args []string, o *spoolOpts, stdout, stderr io.Writer) (int, error)
+}
+
+type spoolOpts struct {
+	json bool
+	from uint64
+}
+
+var spoolCommands = map[string]spoolCommand{
+	"inspect": {
+		usage: `Usage: capstan spool inspect [-json] DIR
+
+Shows what the data dir DIR holds: each stream's partitions (segments, oldest
+and next offset, records, bytes), every segment, every consumer's checkpoint,
+and problems found on the way (a checkpoint beyond the end of its partition).
+
+Flags:
+  -json    print JSON instead of tables
+`,
+		args:  1,
+		flags: func(fs *flag.FlagSet, o *spoolOpts) { fs.BoolVar(&o.json, "json", false, "") },
+		run: func(a []string, o *spoolOpts, out, _ io.Writer) (int, error) {
+			return 0, spoolInspect(a[0], o.json, out)
+		},
+	},
+	"verify": {
+		usage: `Usage: capstan spool verify DIR
+
+Reads every batch of every segment of the data dir DIR and checks its length,
+magic, CRC and offset continuity, every index entry, every producer snapshot
+and every checkpoint file (damaged, or beyond the end of its partition). Each
+problem is one line; the last line sums up.
+
+Exit codes: 0 no problem, 1 problems found, 2 DIR not readable.
+`,
+		args:  1,
+		flags: func(*flag.FlagSet, *spoolOpts) {},
+		run: func(a []string, _ *spoolOpts, out, _ io.Writer) (int, error) {
+			return spoolVerify(a[0], out)
+		},
+	},
+	"dump": {
+		usage: `Usage: capstan spool dump [-from N] DIR STREAM[/P]
+
+Prints the records of every partition of STREAM, one partition after the
+other, or of partition P only, one NDJSON line per record: the NDJSON
+outputs' record ({"ts":…,"attrs":{…},"body":…}) with "stream", "partition"
+and "offset" first. Damaged batches are skipped and named on stderr.
+
+Flags:
+  -from N  start at offset N of each partition
+`,
+		args:  2,
+		flags: func(fs *flag.FlagSet, o *spoolOpts) { fs.Uint64Var(&o.from, "from", 0, "") },
+		run: func(a []string, o *spoolOpts, out, stderr io.Writer) (int, error) {
+			return 0, spoolDump(a[0], a[1], o.from, out, stderr)
+		},
+	},
+	"lag": {
+		usage: `Usage: capstan spool lag [-json] DIR
+
+Shows, for each consumer (output) and partition it reads, its checkpoint, the
+partition's next offset, and how many records and bytes lie between.
+
+Flags:
+  -json    print JSON instead of a table
+`,
+		args:  1,
+		flags: func(fs *flag.FlagSet, o *spoolOpts) { fs.BoolVar(&o.json, "json", false, "") },
+		run: func(a []string, o *spoolOpts, out, _ io.Writer) (int, error) {
+			return 0, spoolLag(a[0], o.json, out)
+		},
+	},
+}
+
 // runSpool runs `capstan spool ...` and returns the exit code.
 func runSpool(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) == 2 && args[0] == "help" {
+			if c, ok := spoolCommands[args[1]]; ok {
+				fmt.Fprint(stdout, c.usage)
+				return 0
+			}
+		}
 		fmt.Fprint(stdout, spoolUsage)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("capstan spool "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, spoolUsage) }
-	asJSON := fs.Bool("json", false, "print JSON instead of a table (inspect, lag)")
-	from := fs.Uint64("from", 0, "first offset to print (dump)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
+	name, args := args[0], args[1:]
+	c, ok := spoolCommands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "capstan spool %s: unknown command %q (see capstan spool --help)\n", name, name)
 		return 2
 	}
-	var err error
+	var o spoolOpts
+	fs := flag.NewFlagSet("capstan spool "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.flags(fs, &o)
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, c.usage)
+		return 0
+	}
+	if err == nil && len(pos) != c.args {
+		err = fmt.Errorf("want %d argument(s), got %d (see capstan spool %s --help)", c.args, len(pos), name)
+	} else if err != nil {
+		err = fmt.Errorf("%v (see capstan spool %s --help)", err, name)
+	}
 	code := 0
-	switch cmd {
-	case "inspect":
-		err = needArgs(fs, 1)
-		if err == nil {
-			err = spoolInspect(fs.Arg(0), *asJSON, stdout)
-		}
-	case "verify":
-		err = needArgs(fs, 1)
-		if err == nil {
-			code, err = spoolVerify(fs.Arg(0), stdout)
-		}
-	case "dump":
-		err = needArgs(fs, 2)
-		if err == nil {
-			err = spoolDump(fs.Arg(0), fs.Arg(1), *from, stdout, stderr)
-		}
-	case "lag":
-		err = needArgs(fs, 1)
-		if err == nil {
-			err = spoolLag(fs.Arg(0), *asJSON, stdout)
-		}
-	default:
-		err = fmt.Errorf("unknown command %q (see capstan spool --help)", cmd)
+	if err == nil {
+		code, err = c.run(pos, &o, stdout, stderr)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "capstan spool %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "capstan spool %s: %v\n", name, err)
 		return 2
 	}
 	return code
 }
 
-func needArgs(fs *flag.FlagSet, n int) error {
-	if fs.NArg() != n {
-		return fmt.Errorf("want %d argument(s), got %d (see capstan spool --help)", n, fs.NArg())
+// parseInterspersed parses flags wherever they stand among the arguments
+// (flag.Parse stops at the first argument) and returns the arguments in
+// order. Everything after "--" is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
-	return nil
 }
 
 func spoolInspect(dir string, asJSON bool, out io.Writer) error {
@@ -157,55 +248,70 @@ func spoolVerify(dir string, out io.Writer) (int, error) {
 	return 0, nil
 }
 
-// dumpRecord is one line of `capstan spool dump`.
-type dumpRecord struct {
-	Offset uint64            `json:"offset"`
-	Time   string            `json:"time"`
-	Source map[string]string `json:"source,omitempty"`
-	Attrs  map[string]string `json:"attrs,omitempty"`
-	Body   string            `json:"body"`
-}
-
+// spoolDump prints the records of one partition, or of every partition of a
+// stream, in the NDJSON outputs' shape with the partition and offset first.
 func spoolDump(dir, what string, from uint64, out, stderr io.Writer) error {
-	k := spool.Key{Stream: what}
-	if i := strings.LastIndexByte(what, '/'); i > 0 {
-		p, err := strconv.Atoi(what[i+1:])
-		if err != nil {
-			return fmt.Errorf("bad partition in %q: want STREAM or STREAM/N", what)
-		}
-		k = spool.Key{Stream: what[:i], Partition: p}
+	keys, err := dumpKeys(dir, what)
+	if err != nil {
+		return err
 	}
 	w := bufio.NewWriterSize(out, 64<<10)
 	defer w.Flush()
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return spool.Scan(dir, k, from, func(b batch.Batch) error {
-		src := attrMap(b.SourceAttrs())
-		it := b.Records()
-		var rec batch.Record
-		for it.Next(&rec) {
-			if rec.Offset < from {
-				continue
+	var line, buf []byte
+	for _, k := range keys {
+		stream, _ := json.Marshal(k.Stream)
+		prefix := fmt.Appendf(nil, `{"stream":%s,"partition":%d,"offset":`, stream, k.Partition)
+		err := spool.Scan(dir, k, from, func(b batch.Batch) error {
+			it := b.Records()
+			var rec batch.Record
+			for it.Next(&rec) {
+				if rec.Offset < from {
+					continue
+				}
+				// AppendNDJSON writes one object: dump's fields go in
+				// front of its own.
+				line = lines.AppendNDJSON(line[:0], b.SourceAttrs(), &rec)
+				buf = strconv.AppendUint(append(buf[:0], prefix...), rec.Offset, 10)
+				buf = append(append(buf, ','), line[1:]...)
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
 			}
-			d := dumpRecord{Offset: rec.Offset, Time: time.Unix(0, rec.Timestamp).UTC().Format(time.RFC3339Nano),
-				Source: src, Attrs: attrMap(rec.Attrs()), Body: string(rec.Body)}
-			if err := enc.Encode(d); err != nil {
-				return err
-			}
+			return it.Err()
+		}, func(p spool.Problem) { fmt.Fprintf(stderr, "capstan spool dump: %s\n", p) })
+		if err != nil {
+			return err
 		}
-		return it.Err()
-	}, func(p spool.Problem) { fmt.Fprintf(stderr, "capstan spool dump: %s\n", p) })
+	}
+	return nil
 }
 
-func attrMap(it batch.AttrIter) map[string]string {
-	var m map[string]string
-	for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-		if m == nil {
-			m = map[string]string{}
+// dumpKeys reads STREAM or STREAM/N: one partition, or every partition of
+// the stream on disk.
+func dumpKeys(dir, what string) ([]spool.Key, error) {
+	if i := strings.LastIndexByte(what, '/'); i > 0 {
+		p, err := strconv.Atoi(what[i+1:])
+		if err != nil || p < 0 {
+			return nil, fmt.Errorf("bad partition in %q: want STREAM or STREAM/N", what)
 		}
-		m[string(k)] = string(v)
+		return []spool.Key{{Stream: what[:i], Partition: p}}, nil
 	}
-	return m
+	all, err := spool.ListPartitions(dir)
+	if err != nil {
+		return nil, err
+	}
+	var keys []spool.Key
+	streams := map[string]bool{}
+	for _, k := range all {
+		streams[k.Stream] = true
+		if k.Stream == what {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("no stream %q in %s (streams: %s)", what, dir, strings.Join(sortedKeys(streams), ", "))
+	}
+	return keys, nil
 }
 
 // lagRow is one consumer's distance from the end of one partition.

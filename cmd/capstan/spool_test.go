@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -78,19 +79,131 @@ func TestSpoolInspectAndLag(t *testing.T) {
 	}
 }
 
+// dumpLine is one line of `capstan spool dump`: the NDJSON outputs' record
+// and where it lies.
+type dumpLine struct {
+	Stream    string            `json:"stream"`
+	Partition int               `json:"partition"`
+	Offset    uint64            `json:"offset"`
+	TS        string            `json:"ts"`
+	Attrs     map[string]string `json:"attrs"`
+	Body      string            `json:"body"`
+}
+
+func dumpLines(t *testing.T, out string) []dumpLine {
+	t.Helper()
+	var recs []dumpLine
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d dumpLine
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&d); err != nil {
+			t.Fatalf("dump line %q: %v", line, err)
+		}
+		recs = append(recs, d)
+	}
+	return recs
+}
+
 func TestSpoolDump(t *testing.T) {
 	dir, _ := makeSpool(t)
 	code, out, errs := runCmd("spool", "dump", "-from", "148", dir, "logs/1")
 	if code != 0 || errs != "" {
 		t.Fatalf("dump: %d %q", code, errs)
 	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("dump from 148 printed %d lines:\n%s", len(lines), out)
+	recs := dumpLines(t, out)
+	if len(recs) != 2 {
+		t.Fatalf("dump from 148 printed %d lines:\n%s", len(recs), out)
 	}
-	var rec dumpRecord
-	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil || rec.Offset != 148 || rec.Source["file"] != "/var/log/logs" || rec.Attrs["n"] != "3" {
-		t.Fatalf("dump line %q: %+v %v", lines[0], rec, err)
+	if r := recs[0]; r.Stream != "logs" || r.Partition != 1 || r.Offset != 148 || r.Attrs["file"] != "/var/log/logs" || r.Attrs["n"] != "3" || r.Body != "logs line 298" {
+		t.Fatalf("dump line %+v", r)
+	}
+}
+
+// Flags may follow the arguments, for every spool command.
+func TestSpoolFlagsAfterArguments(t *testing.T) {
+	dir, _ := makeSpool(t)
+	_, before, _ := runCmd("spool", "dump", "-from", "148", dir, "logs/1")
+	for _, args := range [][]string{
+		{"spool", "dump", dir, "logs/1", "-from", "148"},
+		{"spool", "dump", dir, "-from=148", "logs/1"},
+		{"spool", "dump", "--from", "148", dir, "logs/1"},
+	} {
+		if code, out, errs := runCmd(args...); code != 0 || out != before {
+			t.Errorf("%v: exit %d, %q\n%s", args[2:], code, errs, out)
+		}
+	}
+	for _, cmd := range []string{"inspect", "lag"} {
+		code, out, errs := runCmd("spool", cmd, dir, "-json")
+		if code != 0 || !json.Valid([]byte(out)) {
+			t.Errorf("%s DIR -json: exit %d %q\n%s", cmd, code, errs, out)
+		}
+	}
+	if code, _, errs := runCmd("spool", "dump", dir, "logs/1", "-from"); code != 2 || !strings.Contains(errs, "flag needs an argument") {
+		t.Errorf("a flag without its value: exit %d %q", code, errs)
+	}
+	if code, _, errs := runCmd("spool", "dump", dir, "logs/1", "extra"); code != 2 || !strings.Contains(errs, "want 2 argument(s), got 3") {
+		t.Errorf("an argument too many: exit %d %q", code, errs)
+	}
+}
+
+// A stream without /N is dumped whole, every partition, each line saying
+// which partition it comes from.
+func TestSpoolDumpEveryPartition(t *testing.T) {
+	dir, _ := makeSpool(t)
+	code, out, errs := runCmd("spool", "dump", dir, "logs")
+	if code != 0 || errs != "" {
+		t.Fatalf("dump: %d %q", code, errs)
+	}
+	next := map[int]uint64{}
+	for _, r := range dumpLines(t, out) {
+		if r.Stream != "logs" || r.Offset != next[r.Partition] {
+			t.Fatalf("line %+v after offset %d of partition %d", r, next[r.Partition], r.Partition)
+		}
+		next[r.Partition]++
+	}
+	if len(next) != 2 || next[0] != 150 || next[1] != 150 {
+		t.Fatalf("records per partition: %v, want 150 of each of 2", next)
+	}
+	code, _, errs = runCmd("spool", "dump", dir, "nosuch")
+	if code != 2 || !strings.Contains(errs, `no stream "nosuch"`) || !strings.Contains(errs, "streams: logs, metrics") {
+		t.Fatalf("dump of a missing stream: %d %q", code, errs)
+	}
+}
+
+// A dump line is the NDJSON outputs' record, with where it lies in front.
+func TestSpoolDumpIsTheNDJSONRecord(t *testing.T) {
+	dir, _ := makeSpool(t)
+	_, out, _ := runCmd("spool", "dump", "-from", "148", dir, "logs/1")
+	got := strings.SplitN(out, "\n", 2)[0]
+	var b batch.Builder
+	b.Reset(0, []batch.Attr{batch.StringAttr("file", "/var/log/logs")})
+	b.AddWithAttrs(298, []byte("logs line 298"), []batch.Attr{batch.StringAttr("n", "3")})
+	bt, _, err := batch.Decode(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := bt.Records()
+	var rec batch.Record
+	it.Next(&rec)
+	want := `{"stream":"logs","partition":1,"offset":148,` + string(lines.AppendNDJSON(nil, bt.SourceAttrs(), &rec))[1:]
+	if got+"\n" != want {
+		t.Fatalf("dump line\n%s\nNDJSON output's record\n%s", got, want)
+	}
+}
+
+// Each spool command prints its own usage for --help and -h, on stdout.
+func TestSpoolCommandHelp(t *testing.T) {
+	for _, cmd := range []string{"inspect", "verify", "dump", "lag"} {
+		for _, args := range [][]string{{"spool", cmd, "--help"}, {"spool", cmd, "-h"}, {"spool", "help", cmd}, {"spool", cmd, "DIR", "--help"}} {
+			code, out, errs := runCmd(args...)
+			if code != 0 || errs != "" || !strings.HasPrefix(out, "Usage: capstan spool "+cmd+" ") {
+				t.Errorf("%v: exit %d, stderr %q, stdout %q", args, code, errs, out)
+			}
+		}
+	}
+	if code, out, _ := runCmd("spool", "--help"); code != 0 || !strings.Contains(out, "Commands:") {
+		t.Errorf("spool --help: %d %q", code, out)
 	}
 }
 
@@ -124,5 +237,23 @@ func TestSpoolErrorsAreOneLine(t *testing.T) {
 		if code != 2 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "capstan spool ") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
+	}
+}
+
+// A checkpoint past the end of its partition is a problem verify names, with
+// exit 1.
+func TestSpoolVerifyCheckpointBeyondEnd(t *testing.T) {
+	dir, _ := makeSpool(t)
+	ckpt := filepath.Join(dir, "checkpoints", "out")
+	if err := os.WriteFile(ckpt, []byte(`{"version":1,"offsets":{"logs/0":90002,"logs/1":150}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCmd("spool", "verify", dir)
+	if code != 1 || !strings.Contains(out, "1 problems") {
+		t.Fatalf("verify: exit %d\n%s", code, out)
+	}
+	want := ckpt + ": consumer out: checkpoint 90002 of logs/0 is beyond the partition's next offset 150"
+	if !strings.Contains(out, want) {
+		t.Fatalf("verify output lacks %q:\n%s", want, out)
 	}
 }

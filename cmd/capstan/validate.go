@@ -29,7 +29,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if code := parse(fs, args, validateHelp, stdout, stderr); code >= 0 {
 		return code
 	}
-	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, CheckDataDir: !*noLock})
+	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, CheckDataDir: !*noLock, Registry: registry(io.Discard)})
 	if err != nil {
 		if !config.IsInvalid(err) {
 			fmt.Fprintf(stderr, "capstan: %v\n", err)
@@ -40,8 +40,8 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%s: valid (%s, %s, data_dir %s)\n", sourceName(cf.path),
 		count(len(cfg.Inputs), "input"), count(len(cfg.Outputs), "output"), cfg.DataDir)
-	for _, line := range unavailable(cfg, registry(io.Discard)) {
-		fmt.Fprintf(stdout, "note: %s\n", line)
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return exitOK
 }

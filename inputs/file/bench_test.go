@@ -56,7 +56,7 @@ func BenchmarkTail(b *testing.B) {
 			b.Fatal(err)
 		}
 		st, _ := sp.Stream("logs", spool.StreamOptions{})
-		in, err := New(Config{Name: "bench", Include: []string{filepath.Join(logs, "*.log")}},
+		in, err := New(Config{Name: "bench", StartAt: "beginning", Include: []string{filepath.Join(logs, "*.log")}},
 			SpoolTarget(sp, st, "bench"), nil)
 		if err != nil {
 			b.Fatal(err)

@@ -2,17 +2,18 @@ package file
 
 import (
 	"errors"
-	"fmt"
-	"regexp"
 	"time"
 
+	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/inputs/file/format"
 )
 
 var errRelative = errors.New("pattern must be an absolute path")
 
-// Config configures a file input. Zero values take the defaults of
-// Defaults; Validate reports the first bad key by its name.
+// Config configures a file input: the keys under inputs.NAME with
+// type: file. Zero values take the defaults of Defaults (the agent decodes
+// into a Config with them applied); Validate reports every bad key with its
+// path.
 type Config struct {
 	// Name is the input's name (the key under inputs: in the agent's
 	// configuration); it names the positions file and is in every batch.
@@ -25,15 +26,15 @@ type Config struct {
 	// StartAt is where files found by the first scan, with no position, are
 	// read from: "beginning" or "end". Files that appear later are always read
 	// from the beginning, so nothing written after start-up is missed.
-	StartAt string `koanf:"start_at"`
+	StartAt string `koanf:"start_at" enum:"beginning,end"`
 	// Format is raw, json, docker or cri.
-	Format    string          `koanf:"format"`
-	Multiline MultilineConfig `koanf:"multiline"`
+	Format    string           `koanf:"format" enum:"raw,json,docker,cri"`
+	Multiline *MultilineConfig `koanf:"multiline"`
 	// MaxLineBytes bounds a record: longer lines are cut there, the rest is
 	// skipped up to the next newline, and the cut is counted.
-	MaxLineBytes int `koanf:"max_line_bytes"`
+	MaxLineBytes conf.Size `koanf:"max_line_bytes"`
 	// ReadBufferBytes is the size of the one read buffer shared by all files.
-	ReadBufferBytes int `koanf:"read_buffer_bytes"`
+	ReadBufferBytes conf.Size `koanf:"read_buffer_bytes"`
 	// FingerprintBytes is how many leading bytes identify a file's content.
 	FingerprintBytes int `koanf:"fingerprint_bytes"`
 	// ScanInterval is how often the globs are walked and every file is
@@ -65,7 +66,16 @@ type MultilineConfig struct {
 	FlushTimeout time.Duration `koanf:"flush_timeout"`
 }
 
-// Defaults returns cfg with its zero values replaced by the defaults.
+// Limits a batch imposes: a batch holds one read buffer of lines plus what
+// decoders flush (up to four records of max_line_bytes) under the 64 MiB
+// batch limit.
+const (
+	MaxLineBytesLimit    = 8 << 20
+	ReadBufferBytesLimit = 16 << 20
+)
+
+// Defaults returns cfg with its zero values replaced by the defaults: the
+// one place the file input's defaults live.
 func Defaults(cfg Config) Config {
 	set := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -77,14 +87,19 @@ func Defaults(cfg Config) Config {
 			*i = v
 		}
 	}
+	sets := func(i *conf.Size, v conf.Size) {
+		if *i == 0 {
+			*i = v
+		}
+	}
 	if cfg.StartAt == "" {
-		cfg.StartAt = "beginning"
+		cfg.StartAt = "end"
 	}
 	if cfg.Format == "" {
 		cfg.Format = "raw"
 	}
-	seti(&cfg.MaxLineBytes, 1<<20)
-	seti(&cfg.ReadBufferBytes, 1<<20)
+	sets(&cfg.MaxLineBytes, 1<<20)
+	sets(&cfg.ReadBufferBytes, 2<<20)
 	seti(&cfg.FingerprintBytes, 1024)
 	seti(&cfg.MaxOpenFiles, 1024)
 	set(&cfg.ScanInterval, 10*time.Second)
@@ -93,65 +108,81 @@ func Defaults(cfg Config) Config {
 	set(&cfg.RotateWait, 5*time.Second)
 	set(&cfg.ForgetAfter, 24*time.Hour)
 	set(&cfg.PositionsInterval, time.Second)
-	set(&cfg.Multiline.FlushTimeout, 5*time.Second)
-	if cfg.ReadBufferBytes <= cfg.MaxLineBytes {
-		cfg.ReadBufferBytes = cfg.MaxLineBytes + 64<<10
+	if cfg.Multiline != nil {
+		m := *cfg.Multiline
+		set(&m.FlushTimeout, defaultFlushTimeout)
+		cfg.Multiline = &m
 	}
 	return cfg
 }
 
-// Validate checks a configuration (defaults applied or not).
-func (c Config) Validate() error {
-	c = Defaults(c)
-	if c.Name == "" {
-		return errors.New("name: must not be empty")
+// SetDefaults sets the defaults (for the agent's decoder).
+func (c *Config) SetDefaults() { *c = Defaults(*c) }
+
+// SetDefaults sets the defaults of a multiline section.
+func (m *MultilineConfig) SetDefaults() { m.FlushTimeout = defaultFlushTimeout }
+
+const defaultFlushTimeout = 5 * time.Second
+
+// readBuffer is the read buffer's size: raised to a line and 64 KiB more
+// when it is not larger than a line.
+func (c *Config) readBuffer() int {
+	if c.ReadBufferBytes <= c.MaxLineBytes {
+		return int(c.MaxLineBytes) + 64<<10
 	}
-	if len(c.Include) == 0 {
-		return errors.New("include: at least one pattern is needed")
+	return int(c.ReadBufferBytes)
+}
+
+// Validate checks a configuration (defaults applied or not) and returns
+// every problem with its key path.
+func (c *Config) Validate() error {
+	d := Defaults(*c)
+	var e conf.Errors
+	if len(d.Include) == 0 {
+		e.Add("include", "missing: give at least one absolute glob of files to tail")
 	}
-	for i, p := range c.Include {
-		if _, err := compileGlob(p); err != nil {
-			return fmt.Errorf("include[%d] %q: %w", i, p, err)
+	for _, list := range []struct {
+		key   string
+		globs []string
+	}{{"include", d.Include}, {"exclude", d.Exclude}} {
+		for i, p := range list.globs {
+			if _, err := compileGlob(p); err != nil {
+				if errors.Is(err, errRelative) {
+					e.Add(conf.Index(list.key, i), "%q is not an absolute path (the agent's working directory is not a place to rely on)", p)
+				} else {
+					e.Add(conf.Index(list.key, i), "bad glob %q: %v", p, err)
+				}
+			}
 		}
 	}
-	for i, p := range c.Exclude {
-		if _, err := compileGlob(p); err != nil {
-			return fmt.Errorf("exclude[%d] %q: %w", i, p, err)
+	e.OneOf("start_at", d.StartAt, "beginning", "end")
+	if _, err := format.ParseKind(d.Format); err != nil {
+		e.Add("format", "%v", err)
+	}
+	if m := d.Multiline; m != nil {
+		if m.StartPattern == "" {
+			e.Add("multiline.start_pattern", "missing: multiline needs a regular expression that starts a record")
+		} else {
+			e.Regexp("multiline.start_pattern", m.StartPattern)
 		}
-	}
-	if c.StartAt != "beginning" && c.StartAt != "end" {
-		return fmt.Errorf("start_at: %q, want beginning or end", c.StartAt)
-	}
-	if _, err := format.ParseKind(c.Format); err != nil {
-		return err
-	}
-	if c.Multiline.StartPattern != "" {
-		if _, err := regexp.Compile(c.Multiline.StartPattern); err != nil {
-			return fmt.Errorf("multiline.start_pattern: %w", err)
-		}
+		e.NotNegative("multiline.flush_timeout", int64(m.FlushTimeout))
 	}
 	for _, v := range []struct {
 		key string
 		n   int64
 	}{
-		{"max_line_bytes", int64(c.MaxLineBytes)}, {"read_buffer_bytes", int64(c.ReadBufferBytes)},
-		{"fingerprint_bytes", int64(c.FingerprintBytes)}, {"max_open_files", int64(c.MaxOpenFiles)},
-		{"scan_interval", int64(c.ScanInterval)}, {"poll_interval", int64(c.PollInterval)},
-		{"close_inactive", int64(c.CloseInactive)}, {"rotate_wait", int64(c.RotateWait)},
-		{"forget_after", int64(c.ForgetAfter)}, {"positions_interval", int64(c.PositionsInterval)},
-		{"multiline.flush_timeout", int64(c.Multiline.FlushTimeout)},
+		{"max_line_bytes", int64(d.MaxLineBytes)}, {"read_buffer_bytes", int64(d.ReadBufferBytes)},
+		{"fingerprint_bytes", int64(d.FingerprintBytes)}, {"max_open_files", int64(d.MaxOpenFiles)},
+		{"scan_interval", int64(d.ScanInterval)}, {"poll_interval", int64(d.PollInterval)},
+		{"close_inactive", int64(d.CloseInactive)}, {"rotate_wait", int64(d.RotateWait)},
+		{"forget_after", int64(d.ForgetAfter)}, {"positions_interval", int64(d.PositionsInterval)},
 	} {
-		if v.n < 0 {
-			return fmt.Errorf("%s: must not be negative", v.key)
-		}
+		e.Positive(v.key, v.n)
 	}
-	// A batch holds one read buffer of lines plus what decoders flush (up to
-	// four records of max_line_bytes): keep it under the 64 MiB batch limit.
-	if c.MaxLineBytes > 8<<20 {
-		return fmt.Errorf("max_line_bytes: %d is over 8 MiB", c.MaxLineBytes)
-	}
-	if c.ReadBufferBytes > 16<<20 {
-		return fmt.Errorf("read_buffer_bytes: %d is over 16 MiB", c.ReadBufferBytes)
-	}
-	return nil
+	e.AtMost("max_line_bytes", int64(d.MaxLineBytes), MaxLineBytesLimit, conf.SizeString)
+	e.AtMost("read_buffer_bytes", int64(d.ReadBufferBytes), ReadBufferBytesLimit, conf.SizeString)
+	return e.Err()
 }
+
+// Files are the globs the input reads, for the agent's loop check.
+func (c *Config) Files() (reads, writes []string) { return c.Include, nil }

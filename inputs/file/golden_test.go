@@ -46,7 +46,7 @@ func TestGolden(t *testing.T) {
 		{"containers-symlink", Config{Format: "cri", Include: []string{"$LOGS/containers/*.log"}}},
 		{"docker", Config{Format: "docker", Include: []string{"$LOGS/docker/*-json.log"}}},
 		{"multiline", Config{Include: []string{"$LOGS/multiline/*.log"},
-			Multiline: MultilineConfig{StartPattern: `^\d{4}-\d\d-\d\d `, FlushTimeout: 50 * time.Millisecond}}},
+			Multiline: &MultilineConfig{StartPattern: `^\d{4}-\d\d-\d\d `, FlushTimeout: 50 * time.Millisecond}}},
 		{"json", Config{Format: "json", Include: []string{"$LOGS/json/*.log"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,6 +45,9 @@ func newHarness(t testing.TB, cfg Config, partitions int) *harness {
 	if h.cfg.Name == "" {
 		h.cfg.Name = "files"
 	}
+	if h.cfg.StartAt == "" {
+		h.cfg.StartAt = "beginning" // tests write their files before the input starts
+	}
 	if h.cfg.ScanInterval == 0 {
 		h.cfg.ScanInterval = 50 * time.Millisecond
 	}

@@ -28,6 +28,9 @@ type Target struct {
 	Partitions    []Partition
 	AgentID       [16]byte
 	PositionsPath string
+	// Attributes are static source attributes every batch carries after
+	// the file's own (host.name and the input's attributes).
+	Attributes []batch.Attr
 }
 
 // SpoolTarget makes the Target of an input named input writing to stream st.
@@ -96,6 +99,9 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("file input %q: %w", cfg.Name, err)
 	}
+	if cfg.Name == "" {
+		return nil, errors.New("file input: no name")
+	}
 	if len(tgt.Partitions) == 0 {
 		return nil, errors.New("file input: no partitions to write to")
 	}
@@ -103,10 +109,10 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 		log = zap.NewNop()
 	}
 	in := &Input{
-		cfg: cfg, tgt: tgt, log: log.With(zap.String("input", cfg.Name)),
+		cfg: cfg, tgt: tgt, log: log,
 		files: map[fileID]*tracked{}, byPath: map[string]*tracked{}, saved: map[fileID]posEntry{},
 		watched: map[string]bool{},
-		buf:     make([]byte, cfg.ReadBufferBytes), fpBuf: make([]byte, cfg.FingerprintBytes),
+		buf:     make([]byte, cfg.readBuffer()), fpBuf: make([]byte, cfg.FingerprintBytes),
 		cmpBuf: make([]byte, cfg.FingerprintBytes),
 	}
 	for _, p := range cfg.Include {
@@ -118,9 +124,12 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 		in.exclude = append(in.exclude, g)
 	}
 	kind, _ := format.ParseKind(cfg.Format)
-	in.decOpt = format.Options{Kind: kind, MaxBytes: cfg.MaxLineBytes, FlushAfter: cfg.Multiline.FlushTimeout}
-	if cfg.Multiline.StartPattern != "" {
-		in.decOpt.Start = regexp.MustCompile(cfg.Multiline.StartPattern)
+	// A record held for its continuation (multiline, CRI partial lines)
+	// goes out after flush_timeout: the multiline section's, or its default.
+	in.decOpt = format.Options{Kind: kind, MaxBytes: int(cfg.MaxLineBytes), FlushAfter: defaultFlushTimeout}
+	if m := cfg.Multiline; m != nil && m.StartPattern != "" {
+		in.decOpt.Start = regexp.MustCompile(m.StartPattern)
+		in.decOpt.FlushAfter = m.FlushTimeout
 	}
 	in.srcAttr[format.StreamStdout] = []batch.Attr{batch.StringAttr("stream", "stdout")}
 	in.srcAttr[format.StreamStderr] = []batch.Attr{batch.StringAttr("stream", "stderr")}

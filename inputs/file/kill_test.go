@@ -43,7 +43,7 @@ func runChild(dir, include, format string) int {
 		return 2
 	}
 	in, err := New(Config{
-		Name: "files", Include: []string{include}, Format: format, ScanInterval: 50 * time.Millisecond,
+		Name: "files", StartAt: "beginning", Include: []string{include}, Format: format, ScanInterval: 50 * time.Millisecond,
 		PollInterval: 10 * time.Millisecond, PositionsInterval: 20 * time.Millisecond,
 		ReadBufferBytes: 64 << 10, // small reads: many batches, many moments to die in
 	}, SpoolTarget(sp, st, "files"), nil)

@@ -78,7 +78,7 @@ func (in *Input) readOnce(t *tracked) bool {
 	t.copying = false
 	data := in.buf[:n]
 	now := time.Now().UnixNano()
-	max := in.cfg.MaxLineBytes
+	max := int(in.cfg.MaxLineBytes)
 	in.cur = t
 	pos := 0
 	for {

@@ -97,13 +97,13 @@ func TestConfigValidate(t *testing.T) {
 		mut  func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.Name = "" }, "name"},
 		{func(c *Config) { c.Include = nil }, "include"},
 		{func(c *Config) { c.Include = []string{"x/*.log"} }, "include[0]"},
 		{func(c *Config) { c.Exclude = []string{"/[x"} }, "exclude[0]"},
 		{func(c *Config) { c.StartAt = "middle" }, "start_at"},
 		{func(c *Config) { c.Format = "xml" }, "format"},
-		{func(c *Config) { c.Multiline.StartPattern = "(" }, "multiline.start_pattern"},
+		{func(c *Config) { c.Multiline = &MultilineConfig{StartPattern: "("} }, "multiline.start_pattern"},
+		{func(c *Config) { c.Multiline = &MultilineConfig{} }, "multiline.start_pattern"},
 		{func(c *Config) { c.RotateWait = -1 }, "rotate_wait"},
 		{func(c *Config) { c.MaxLineBytes = 1 << 30 }, "max_line_bytes"},
 	} {
@@ -115,8 +115,8 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("want an error naming %s, got %v", tc.want, err)
 		}
 	}
-	if d := Defaults(Config{MaxLineBytes: 4 << 20}); d.ReadBufferBytes <= d.MaxLineBytes {
-		t.Errorf("read buffer %d not above max line %d", d.ReadBufferBytes, d.MaxLineBytes)
+	if d := Defaults(Config{MaxLineBytes: 4 << 20}); d.readBuffer() <= int(d.MaxLineBytes) {
+		t.Errorf("read buffer %d not above max line %d", d.readBuffer(), d.MaxLineBytes)
 	}
 }
 
@@ -143,7 +143,7 @@ func TestBackpressure(t *testing.T) {
 	path := filepath.Join(dir, "a.log")
 	writeFile(t, path, strings.Repeat(strings.Repeat("x", 99)+"\n", 10000)) // 1 MB
 	part := &blockingPartition{release: make(chan struct{})}
-	in, err := New(Config{Name: "f", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 64 << 10},
+	in, err := New(Config{Name: "f", StartAt: "beginning", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 64 << 10},
 		Target{Partitions: []Partition{part}, PositionsPath: filepath.Join(dir, "positions")}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +225,7 @@ func TestAppendErrorRetries(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "a.log"), numbered("a", 0, 5000))
 	part := &flakyPartition{mu: make(chan struct{}, 1)}
 	part.fail.Store(3)
-	in, err := New(Config{Name: "f", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 4096,
+	in, err := New(Config{Name: "f", StartAt: "beginning", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 4096,
 		PollInterval: 5 * time.Millisecond}, Target{Partitions: []Partition{part}, PositionsPath: filepath.Join(dir, "positions")}, nil)
 	if err != nil {
 		t.Fatal(err)

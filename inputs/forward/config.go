@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Config configures a forward input. Zero values mean defaults.
@@ -33,6 +33,9 @@ type Config struct {
 	Heartbeat time.Duration `koanf:"heartbeat"`
 	// MaxConnections bounds concurrent clients; more are refused. Default 1024.
 	MaxConnections int `koanf:"max_connections"`
+
+	// tlsConfig, when set, is used instead of loading TLS.
+	tlsConfig *tls.Config
 }
 
 // TLSConfig names PEM files.

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/capstan-agent/capstan/shipper/protocol"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // keepBuffer is the largest frame buffer a connection keeps between frames.

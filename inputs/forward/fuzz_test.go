@@ -3,17 +3,17 @@ package forward
 import (
 	"testing"
 
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 // FuzzCheckAndStamp feeds hostile DATA payloads to the receiver's batch
 // checks: never a panic, and what passes is whole valid batches that end
 // where the frame says.
 func FuzzCheckAndStamp(f *testing.F) {
-	one := shiptest.Batch(0, "x", 0, 3)
+	one := spooltest.Batch(0, "x", 0, 3)
 	batch.SetBaseOffset(one, 7)
-	two := append(append([]byte(nil), one...), shiptest.Batch(5, "y", 0, 2)...)
+	two := append(append([]byte(nil), one...), spooltest.Batch(5, "y", 0, 2)...)
 	batch.SetBaseOffset(two[len(one):], 10)
 	f.Add(one, uint64(7), uint64(9))
 	f.Add(two, uint64(7), uint64(11))

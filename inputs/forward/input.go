@@ -12,8 +12,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Appender stores whole batches; *spool.Partition is one.
@@ -70,6 +70,9 @@ func newInput(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 		log = zap.NewNop()
 	}
 	tc, err := cfg.TLS.tlsConfig()
+	if cfg.tlsConfig != nil {
+		tc = cfg.tlsConfig
+	}
 	if err != nil {
 		return nil, fmt.Errorf("forward input %s: %w", cfg.Name, err)
 	}
@@ -80,7 +83,7 @@ func newInput(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	in := &Input{cfg: cfg, parts: parts, ln: ln, log: log.With(zap.String("input", cfg.Name)),
+	in := &Input{cfg: cfg, parts: parts, ln: ln, log: log,
 		conns: map[net.Conn]struct{}{}}
 	// The bound address, which tells the port when the configuration said 0.
 	in.log.Info("listening", zap.String("address", "tcp://"+ln.Addr().String()), zap.Bool("tls", tc != nil))

@@ -13,10 +13,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/capstan-agent/capstan/shipper/protocol"
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/protocol"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -25,8 +25,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // partitions, stopped at the end of the test.
 func start(t *testing.T, cfg Config, partitions int) (*Input, *spool.Stream) {
 	t.Helper()
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": partitions})
-	st := shiptest.Stream(t, s, "core")
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": partitions})
+	st := spooltest.Stream(t, s, "core")
 	cfg.Address = "127.0.0.1:0"
 	in, err := New(cfg, st, nil)
 	if err != nil {
@@ -104,7 +104,7 @@ func (c *client) send(t *testing.T, b []byte) protocol.Frame {
 
 func records(st *spool.Stream) (n int, bodies []string) {
 	for _, p := range st.Partitions() {
-		b, _ := shiptest.ReadBodies(p)
+		b, _ := spooltest.ReadBodies(p)
 		bodies = append(bodies, b...)
 		n += int(p.NextOffset())
 	}
@@ -117,8 +117,8 @@ func TestStoreAckAndDropResend(t *testing.T) {
 	if !sh.Accepted || sh.MaxFrame != DefaultMaxFrameBytes || sh.Window != DefaultWindowBytes {
 		t.Fatalf("hello %+v", sh)
 	}
-	withID := shiptest.Batch(77, "file", 0, 2) // an input's producer: kept
-	noID := shiptest.Batch(0, "udp", 0, 3)     // no producer: stamped by the input
+	withID := spooltest.Batch(77, "file", 0, 2) // an input's producer: kept
+	noID := spooltest.Batch(0, "udp", 0, 3)     // no producer: stamped by the input
 	fr := frame("edge", 1, 10, withID, noID)
 	f := c.send(t, fr)
 	if f.Type != protocol.TypeAck || f.Ack != (protocol.Ack{Stream: "edge", Partition: 1, Last: 14}) {
@@ -130,7 +130,7 @@ func TestStoreAckAndDropResend(t *testing.T) {
 		t.Fatalf("resend answer %+v", f)
 	}
 	c2, _ := dial(t, in, hello("tok"))
-	if f = c2.send(t, frame("edge", 1, 12, noID, shiptest.Batch(0, "udp", 3, 1))); f.Type != protocol.TypeAck || f.Ack.Last != 15 {
+	if f = c2.send(t, frame("edge", 1, 12, noID, spooltest.Batch(0, "udp", 3, 1))); f.Type != protocol.TypeAck || f.Ack.Last != 15 {
 		t.Fatalf("overlap answer %+v", f)
 	}
 	n, bodies := records(st)
@@ -153,12 +153,12 @@ func TestStoreAckAndDropResend(t *testing.T) {
 }
 
 func TestBadInputRefused(t *testing.T) {
-	good := frame("edge", 0, 0, shiptest.Batch(0, "x", 0, 3))
+	good := frame("edge", 0, 0, spooltest.Batch(0, "x", 0, 3))
 	corrupt := append([]byte(nil), good...)
 	corrupt[len(corrupt)-2] ^= 0xff // a record body byte: CRC mismatch
 	badVersion := hello("tok")
 	badVersion[4] = 9
-	wrongBase := frame("edge", 0, 5, shiptest.Batch(0, "x", 0, 3))
+	wrongBase := frame("edge", 0, 5, spooltest.Batch(0, "x", 0, 3))
 	binary.LittleEndian.PutUint64(wrongBase[protocol.DataHeaderSize(4):], 0)
 	lastLies := append([]byte(nil), good...)
 	binary.LittleEndian.PutUint64(lastLies[protocol.FrameHeaderSize+1+4+4+8:], 7)
@@ -217,7 +217,7 @@ func TestBadInputRefused(t *testing.T) {
 func TestTruncatedFrameStoresNothing(t *testing.T) {
 	in, st := start(t, Config{}, 1)
 	c, _ := dial(t, in, hello(""))
-	good := frame("edge", 0, 0, shiptest.Batch(0, "x", 0, 3))
+	good := frame("edge", 0, 0, spooltest.Batch(0, "x", 0, 3))
 	c.conn.Write(good[:len(good)-10])
 	c.conn.(*net.TCPConn).CloseWrite()
 	if _, err := c.r.ReadFrame(); !errors.Is(err, io.EOF) {
@@ -229,7 +229,7 @@ func TestTruncatedFrameStoresNothing(t *testing.T) {
 }
 
 func TestStampKeepsBatchValid(t *testing.T) {
-	b := shiptest.Batch(0, "x", 0, 4)
+	b := spooltest.Batch(0, "x", 0, 4)
 	batch.SetBaseOffset(b, 100)
 	src := source{agent: [16]byte{1}, stream: "s", partition: 2}
 	if _, _, err := checkAndStamp(b, 100, 103, src); err != nil {
@@ -285,8 +285,8 @@ func TestMaxConnections(t *testing.T) {
 }
 
 func TestCloseWithoutRun(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": 1})
-	in, err := New(Config{Address: "127.0.0.1:0"}, shiptest.Stream(t, s, "core"), nil)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": 1})
+	in, err := New(Config{Address: "127.0.0.1:0"}, spooltest.Stream(t, s, "core"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestCloseWithoutRun(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 	// The port is free again.
-	again, err := New(Config{Address: addr}, shiptest.Stream(t, s, "core"), nil)
+	again, err := New(Config{Address: addr}, spooltest.Stream(t, s, "core"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,22 +3,10 @@ package forward
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"hash/fnv"
 
 	"github.com/capstan-agent/capstan/spool/batch"
 )
-
-// Header fields rewritten for identity-less batches; positions from
-// docs/format.md (pinned by TestStampKeepsBatchValid).
-const (
-	offCRC      = 13
-	offFlags    = 17
-	offProducer = 39
-	offSequence = 47
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // source names one partition of one sender: where a DATA frame comes from.
 type source struct {
@@ -76,16 +64,13 @@ func checkAndStamp(b []byte, first, last uint64, src source) (batches, records i
 	var producer uint64
 	for rest := b; len(rest) > 0; {
 		h, _ := batch.ParseHeader(rest)
-		size := int(h.Size())
 		if h.Producer == 0 {
 			if producer == 0 {
 				producer = src.producer()
 			}
-			binary.LittleEndian.PutUint64(rest[offProducer:], producer)
-			binary.LittleEndian.PutUint64(rest[offSequence:], h.NextOffset())
-			binary.LittleEndian.PutUint32(rest[offCRC:], crc32.Checksum(rest[offFlags:size], castagnoli))
+			batch.Restamp(rest, producer, h.NextOffset())
 		}
-		rest = rest[size:]
+		rest = rest[h.Size():]
 	}
 	return batches, records, nil
 }

@@ -2,8 +2,10 @@ package socket
 
 import (
 	"crypto/tls"
+
 	"errors"
 	"fmt"
+	"github.com/capstan-agent/capstan/spool/batch"
 	"strconv"
 	"time"
 
@@ -51,6 +53,9 @@ type Config struct {
 	Timezone string `koanf:"timezone"`
 	// TLS, when set, makes tcp:// addresses TLS listeners.
 	TLS *TLSConfig `koanf:"tls"`
+	// Attributes are static source attributes every batch carries after
+	// the input's name.
+	Attributes []batch.Attr `koanf:"-"`
 }
 
 // TLSConfig is TLS for TCP listeners. Certificate files are re-read when
@@ -93,7 +98,7 @@ func (c Config) withDefaults() Config {
 		c.MaxMessageBytes = 64 << 10
 	}
 	if c.MaxConnections == 0 {
-		c.MaxConnections = 4096
+		c.MaxConnections = DefaultMaxConnections
 	}
 	if c.SocketMode == "" {
 		c.SocketMode = "0666"
@@ -102,7 +107,7 @@ func (c Config) withDefaults() Config {
 		c.BatchBytes = 1 << 20
 	}
 	if c.Linger == 0 {
-		c.Linger = 5 * time.Millisecond
+		c.Linger = DefaultLinger
 	}
 	if c.FlushTimeout == 0 {
 		c.FlushTimeout = 5 * time.Second

@@ -28,7 +28,7 @@ func (in *Input) serveDatagrams(ctx context.Context, p *packetSocket) {
 	for {
 		n, err := r.read()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
+			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil || in.stopping.Load() && isDeadline(err) {
 				return
 			}
 			in.stats.ReadErrors.Add(1)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,6 +42,14 @@ type Input struct {
 
 	limitLog, idleLog, tlsLog, dropLog every
 	closeOnce                          sync.Once
+
+	// Hand-over on reload (handover.go).
+	keep      atomic.Bool // set by Keep: leave the sockets to the next instance
+	stopping  atomic.Bool // Run is stopping with keep: readers return at a boundary
+	inherited *Handoff    // what the previous instance left; taken by New and Run
+	handMu    sync.Mutex
+	handed    []*connState // connections stopped for the next instance
+	left      *Handoff     // what Run left, after Keep
 }
 
 type streamListener struct {
@@ -57,17 +66,26 @@ type packetSocket struct {
 // New checks cfg, binds every address and returns the input ready to Run.
 // parts are the stream's partitions: a connection's records all go to one.
 func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
+	return NewInheriting(cfg, parts, log, nil)
+}
+
+// NewInheriting is New taking over what a previous instance left (see
+// Keep): its sockets for the addresses cfg keeps (the others are closed) and
+// its open connections, which Run serves on.
+func NewInheriting(cfg Config, parts []Appender, log *zap.Logger, h *Handoff) (*Input, error) {
 	if err := cfg.Validate(); err != nil {
+		h.Close()
 		return nil, fmt.Errorf("socket input %s: %w", cfg.Name, err)
 	}
 	if len(parts) == 0 {
+		h.Close()
 		return nil, fmt.Errorf("socket input %s: no partitions", cfg.Name)
 	}
 	if log == nil {
 		log = zap.NewNop()
 	}
 	cfg = cfg.withDefaults()
-	in := &Input{cfg: cfg, log: log.With(zap.String("input", cfg.Name)), conns: make(map[net.Conn]struct{})}
+	in := &Input{cfg: cfg, log: log, conns: make(map[net.Conn]struct{}), inherited: h}
 	in.format, _ = parseFormat(cfg.Format)
 	in.framing, _ = framing.ParseMode(cfg.Framing)
 	in.loc = time.Local
@@ -79,11 +97,12 @@ func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 	if cfg.TLS != nil {
 		t, r, err := buildTLS(cfg.TLS, in.log)
 		if err != nil {
+			h.Close()
 			return nil, fmt.Errorf("socket input %s: %w", cfg.Name, err)
 		}
 		in.tls, in.certs = t, r
 	}
-	attrs := []batch.Attr{batch.StringAttr("input", cfg.Name)}
+	attrs := append([]batch.Attr{batch.StringAttr("input", cfg.Name)}, cfg.Attributes...)
 	for _, p := range parts {
 		in.batchers = append(in.batchers, newBatcher(p, attrs, cfg.BatchBytes, cfg.Linger, &in.stats, in.log))
 	}
@@ -91,8 +110,16 @@ func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 		a, _ := parseAddress(s, cfg.Type)
 		if err := in.listen(a); err != nil {
 			in.Close()
+			h.Close()
 			return nil, fmt.Errorf("socket input %s: listen %s: %w", cfg.Name, a, err)
 		}
+	}
+	if h != nil {
+		// Addresses the new configuration dropped; the connections stay.
+		conns := h.conns
+		h.conns = nil
+		h.Close()
+		h.conns = conns
 	}
 	return in, nil
 }
@@ -100,6 +127,20 @@ func New(cfg Config, parts []Appender, log *zap.Logger) (*Input, error) {
 func (in *Input) listen(a address) error {
 	mode, _ := strconv.ParseUint(in.cfg.SocketMode, 8, 32)
 	bound := a.addr
+	if ln, pc := in.take(a); ln != nil || pc != nil {
+		if ln != nil {
+			if d, ok := ln.(interface{ SetDeadline(time.Time) error }); ok {
+				d.SetDeadline(time.Time{})
+			}
+			in.listeners = append(in.listeners, &streamListener{addr: a, ln: ln})
+		} else {
+			pc.SetReadDeadline(time.Time{})
+			b := in.batchers[len(in.packets)%len(in.batchers)]
+			in.packets = append(in.packets, &packetSocket{addr: a, conn: pc, b: b})
+		}
+		in.log.Info("listening (taken over from the previous instance)", zap.String("address", a.String()))
+		return nil
+	}
 	if a.network == "unix" || a.network == "unixgram" {
 		if err := clearStaleSocket(a.network, a.addr, in.log); err != nil {
 			return err
@@ -189,9 +230,19 @@ func (in *Input) Run(ctx context.Context) error {
 	for _, p := range in.packets {
 		accepts.Go(func() { in.serveDatagrams(drain, p) })
 	}
+	if h := in.inherited; h != nil {
+		in.inherited = nil
+		for _, st := range h.conns {
+			in.adopt(drain, st, &conns)
+		}
+	}
 	<-ctx.Done()
 	timer := time.AfterFunc(in.cfg.FlushTimeout, cancelDrain)
 	defer timer.Stop()
+
+	if in.keep.Load() {
+		return in.handOver(&accepts, &conns, stopFlush, &flushers)
+	}
 
 	in.Close()
 	accepts.Wait()
@@ -223,11 +274,70 @@ func closeRead(c net.Conn) {
 	c.SetReadDeadline(time.Now())
 }
 
+// handOver stops every reader at a message boundary, appends what was
+// read, and leaves the sockets open in in.left for the next instance.
+func (in *Input) handOver(accepts, conns *sync.WaitGroup, stopFlush chan struct{}, flushers *sync.WaitGroup) error {
+	in.stopping.Store(true)
+	woken := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); in.stopReads(woken) }()
+	accepts.Wait()
+	conns.Wait()
+	close(woken)
+	<-stopped
+	close(stopFlush)
+	flushers.Wait()
+	h := &Handoff{listeners: map[string]net.Listener{}, packets: map[string]net.PacketConn{}, conns: in.handed}
+	for _, l := range in.listeners {
+		h.listeners[l.addr.String()] = l.ln
+		h.listeners[l.addr.network+"://"+l.ln.Addr().String()] = l.ln
+	}
+	for _, p := range in.packets {
+		h.packets[p.addr.String()] = p.conn
+		h.packets[p.addr.network+"://"+p.conn.LocalAddr().String()] = p.conn
+	}
+	for _, st := range h.conns {
+		st.conn.SetReadDeadline(time.Time{})
+	}
+	in.left = h
+	in.log.Info("stopped; sockets handed to the new configuration", zap.Int("connections", len(h.conns)),
+		zap.Uint64("messages", in.stats.Messages.Load()))
+	return nil
+}
+
+// adopt serves a connection an earlier instance handed over.
+func (in *Input) adopt(ctx context.Context, st *connState, conns *sync.WaitGroup) {
+	st.foreign = st.bufp != nil // from the other instance's pool
+	in.connMu.Lock()
+	in.conns[st.conn] = struct{}{}
+	in.connMu.Unlock()
+	in.stats.Connections.Add(1)
+	conns.Go(func() {
+		in.finish(st.conn, in.readConn(ctx, st, in.batchers[st.part%uint64(len(in.batchers))]))
+	})
+}
+
+// finish closes a connection whose reader returned, or keeps it for the
+// next instance when the reader handed it over.
+func (in *Input) finish(c net.Conn, st *connState) {
+	in.connMu.Lock()
+	delete(in.conns, c)
+	in.connMu.Unlock()
+	in.stats.Connections.Add(-1)
+	if st != nil {
+		in.handMu.Lock()
+		in.handed = append(in.handed, st)
+		in.handMu.Unlock()
+		return
+	}
+	c.Close()
+}
+
 func (in *Input) accept(ctx context.Context, l *streamListener, conns *sync.WaitGroup) {
 	for {
 		c, err := l.ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || in.stopping.Load() && isDeadline(err) {
 				return
 			}
 			// Out of file descriptors and the like: say so and retry shortly.
@@ -264,14 +374,7 @@ func (in *Input) accept(ctx context.Context, l *streamListener, conns *sync.Wait
 		in.stats.Connections.Add(1)
 		in.stats.ConnectionsAccepted.Add(1)
 		conns.Go(func() {
-			defer func() {
-				c.Close()
-				in.connMu.Lock()
-				delete(in.conns, c)
-				in.connMu.Unlock()
-				in.stats.Connections.Add(-1)
-			}()
-			in.serveConn(ctx, l.addr, c, in.batchers[id%uint64(len(in.batchers))])
+			in.finish(c, in.serveConn(ctx, l.addr, c, id))
 		})
 	}
 }

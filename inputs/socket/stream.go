@@ -14,74 +14,106 @@ import (
 	"github.com/capstan-agent/capstan/inputs/socket/framing"
 )
 
-// serveConn reads one stream connection to its end. Its records go to b in
-// the order they came; while b has no room, it stops reading, so the
-// sender's socket buffer fills and the sender feels it.
-func (in *Input) serveConn(ctx context.Context, a address, c net.Conn, b *batcher) {
-	log := in.log
-	enc := newEncoder(in.format, in.loc)
+// serveConn reads one stream connection to its end (then it returns nil),
+// or until the input hands its connections over (then it returns the
+// connection's state). Its records go to one batcher in the order they
+// came; while the batcher has no room, it stops reading, so the sender's
+// socket buffer fills and the sender feels it.
+func (in *Input) serveConn(ctx context.Context, a address, c net.Conn, part uint64) *connState {
+	st := &connState{addr: a, conn: c, part: part, wait: true}
 	if a.network == "tcp" {
-		enc.peer = []byte(peerOf(c))
-		log = log.With(zap.String("peer", peerOf(c)))
+		st.peer = peerOf(c)
 	}
 	// TLS keeps decrypted and raw bytes of its own, which readiness of the
 	// socket does not show: a TLS connection keeps its read buffer.
-	wait := true
 	if in.tls != nil && a.network == "tcp" {
 		tc := tls.Server(c, in.tls)
 		c.SetDeadline(time.Now().Add(in.cfg.TLS.HandshakeTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			n := in.stats.TLSHandshakeErrors.Add(1)
 			if in.tlsLog.allow() {
-				log.Warn("tls handshake failed", zap.Error(err), zap.Uint64("tls_handshake_errors_total", n))
+				in.log.Warn("tls handshake failed", zap.String("peer", st.peer), zap.Error(err), zap.Uint64("tls_handshake_errors_total", n))
 			}
-			return
+			return nil
 		}
 		c.SetDeadline(time.Time{})
-		c, wait = tc, false
+		st.conn, st.wait = tc, false
 	}
-	fr := framing.New(in.framing, in.cfg.MaxMessageBytes)
-	var bufp *[]byte
-	defer func() {
-		if bufp != nil {
-			in.bufs.Put(bufp)
+	st.fr, st.max = framing.New(in.framing, in.cfg.MaxMessageBytes), in.cfg.MaxMessageBytes
+	return in.readConn(ctx, st, in.batchers[part%uint64(len(in.batchers))])
+}
+
+// readConn is serveConn's loop, from a connection's state.
+func (in *Input) readConn(ctx context.Context, st *connState, b *batcher) *connState {
+	log := in.log
+	enc := newEncoder(in.format, in.loc)
+	if st.peer != "" {
+		enc.peer = []byte(st.peer)
+		log = log.With(zap.String("peer", st.peer))
+	}
+	c, fr := st.conn, st.fr
+	release := func() {
+		if st.bufp != nil && !st.foreign {
+			in.bufs.Put(st.bufp)
 		}
-	}()
+		st.bufp, st.foreign = nil, false
+	}
 	for {
 		in.setIdleDeadline(c)
-		if fr.Buffered() == 0 && wait {
-			if bufp != nil && fr.Detach() != nil {
-				in.bufs.Put(bufp)
-				bufp = nil
+		if fr.Buffered() == 0 && st.wait {
+			if st.bufp != nil && fr.Detach() != nil {
+				release()
 			}
 			if err := waitReadable(c); err != nil {
+				if in.handingOver(err) {
+					return st
+				}
 				in.readEnded(log, err)
-				return
+				release()
+				return nil
 			}
 		}
-		if bufp == nil {
-			bufp = in.bufs.Get().(*[]byte)
-			fr.Attach(*bufp)
+		if st.bufp == nil {
+			if st.max == in.cfg.MaxMessageBytes {
+				st.bufp = in.bufs.Get().(*[]byte)
+			} else { // a connection taken over with another message limit
+				b := make([]byte, max(framing.BufferSize(st.max), 64<<10))
+				st.bufp, st.foreign = &b, true
+			}
+			fr.Attach(*st.bufp)
 		}
 		n, err := c.Read(fr.Space())
 		fr.Commit(n)
-		if err != nil {
+		handing := err != nil && in.handingOver(err)
+		if err != nil && !handing {
 			fr.SetEOF()
 		}
 		if n > 0 || err != nil {
 			if derr := in.deliver(ctx, fr, enc, b); derr != nil {
 				log.Error("connection dropped: spool did not take its records in time", zap.Error(derr))
-				return
+				release()
+				return nil
 			}
+		}
+		if handing {
+			return st // the rest of a message, if any, stays in the framer
 		}
 		if err != nil {
 			in.readEnded(log, err)
-			return
+			release()
+			return nil
 		}
 	}
 }
 
+// handingOver tells a read that ended with err to hand its connection over.
+func (in *Input) handingOver(err error) bool { return in.stopping.Load() && isDeadline(err) }
+
 func (in *Input) setIdleDeadline(c net.Conn) {
+	if in.stopping.Load() {
+		c.SetReadDeadline(time.Now())
+		return
+	}
 	if in.cfg.IdleTimeout > 0 {
 		c.SetReadDeadline(time.Now().Add(in.cfg.IdleTimeout))
 	}

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // discardForward is a forward receiver that reads and acknowledges DATA

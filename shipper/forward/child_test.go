@@ -17,8 +17,8 @@ import (
 	"go.uber.org/zap"
 
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 // The tests re-execute their own binary as edge and core agents, so that
@@ -118,7 +118,7 @@ func generate(ctx context.Context, part *spool.Partition, p, records int) error 
 	tag := fmt.Sprintf("p%d", p)
 	for i := from; i < records && ctx.Err() == nil; i += per {
 		n := min(per, records-i)
-		if _, err := part.Append(ctx, shiptest.Batch(producer, tag, i, n)); err != nil {
+		if _, err := part.Append(ctx, spooltest.Batch(producer, tag, i, n)); err != nil {
 			return err
 		}
 		time.Sleep(4 * time.Millisecond) // spread the writes over the kills

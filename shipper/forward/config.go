@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Config configures a forward output. Zero values mean defaults.
@@ -45,6 +45,9 @@ type Config struct {
 	// DisableSendfile sends plain TCP through buffers too (for benchmarks and
 	// file systems without sendfile).
 	DisableSendfile bool `koanf:"disable_sendfile"`
+
+	// tlsConfig, when set, is used instead of TLS.
+	tlsConfig *tls.Config
 }
 
 // TLSConfig configures the client side of TLS.

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -179,12 +179,12 @@ func TestKillEdgeAndCore(t *testing.T) {
 // coreCounts opens a stopped core's spool and counts each record body.
 func coreCounts(t *testing.T, dir string, parts int) map[string]int {
 	t.Helper()
-	s := shiptest.Open(t, dir, spool.Options{}, map[string]int{"core": parts})
+	s := spooltest.Open(t, dir, spool.Options{}, map[string]int{"core": parts})
 	defer s.Close()
-	st := shiptest.Stream(t, s, "core")
+	st := spooltest.Stream(t, s, "core")
 	counts := map[string]int{}
 	for _, p := range st.Partitions() {
-		for _, b := range shiptest.Bodies(t, p) {
+		for _, b := range spooltest.Bodies(t, p) {
 			counts[b]++
 		}
 	}

@@ -12,9 +12,10 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
+	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // Stats are the output's counters, safe to read while it runs.
@@ -24,9 +25,11 @@ type Stats struct {
 	Bytes      atomic.Uint64 // payload bytes sent
 	Acked      atomic.Uint64 // DATA frames acknowledged
 	AckedBytes atomic.Uint64
-	Sendfile   atomic.Uint64 // frames whose payload went by sendfile
-	Reconnects atomic.Uint64 // sessions that ended in an error
-	InFlight   atomic.Int64  // payload bytes sent, not yet acknowledged
+	// AckedRecords are records acknowledged by a peer.
+	AckedRecords atomic.Uint64
+	Sendfile     atomic.Uint64 // frames whose payload went by sendfile
+	Reconnects   atomic.Uint64 // sessions that ended in an error
+	InFlight     atomic.Int64  // payload bytes sent, not yet acknowledged
 	// CorruptBatches are batches of this spool that failed their CRC when
 	// checked after a peer refused them: logged, not sent.
 	CorruptBatches atomic.Uint64
@@ -41,6 +44,8 @@ type Output struct {
 	log   *zap.Logger
 	stats Stats
 	lanes [][]*shipper.Cursor
+	// report tells the agent the output's health (nil: nobody listens).
+	report func(component.State, string)
 }
 
 // Spool is what the output needs of the spool: its checkpoints and its agent
@@ -64,13 +69,15 @@ func newOutput(cfg Config, cps shipper.Checkpointer, agent [16]byte, streams []*
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log = log.With(zap.String("output", cfg.Name))
 	for _, st := range streams {
 		if n := len(st.Name()); n == 0 || n > protocol.MaxStreamLen {
 			return nil, fmt.Errorf("forward output %s: stream name %q: want 1..%d bytes", cfg.Name, st.Name(), protocol.MaxStreamLen)
 		}
 	}
 	tc, err := cfg.TLS.tlsConfig()
+	if cfg.tlsConfig != nil {
+		tc = cfg.tlsConfig
+	}
 	if err != nil {
 		return nil, fmt.Errorf("forward output %s: %w", cfg.Name, err)
 	}
@@ -86,6 +93,20 @@ func newOutput(cfg Config, cps shipper.Checkpointer, agent [16]byte, streams []*
 		o.lanes[i%len(o.lanes)] = append(o.lanes[i%len(o.lanes)], c)
 	}
 	return o, nil
+}
+
+// lost reports the output degraded while a lane has no connection; a lane
+// that connects again reports it running (connected).
+func (o *Output) lost(err error) {
+	if o.report != nil && err != nil {
+		o.report(component.Degraded, "cannot deliver: "+err.Error())
+	}
+}
+
+func (o *Output) connected() {
+	if o.report != nil && o.stats.Connected.Load() == int64(len(o.lanes)) {
+		o.report(component.Running, "")
+	}
 }
 
 // Stats are the output's counters.
@@ -143,6 +164,7 @@ func (o *Output) runLane(ctx context.Context, lane int, cursors []*shipper.Curso
 			return
 		}
 		o.stats.Reconnects.Add(1)
+		o.lost(err)
 		if s.progressed {
 			bo.Reset()
 			k = -1 // back to the preferred endpoint

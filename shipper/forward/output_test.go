@@ -21,9 +21,9 @@ import (
 	"go.uber.org/goleak"
 
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
-	"github.com/capstan-agent/capstan/shipper/protocol"
-	"github.com/capstan-agent/capstan/shipper/shiptest"
 	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/protocol"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) {
@@ -43,8 +43,8 @@ type core struct {
 
 func startCore(t *testing.T, cfg fwdin.Config, partitions int) *core {
 	t.Helper()
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": partitions})
-	st := shiptest.Stream(t, s, "core")
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"core": partitions})
+	st := spooltest.Stream(t, s, "core")
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1:0"
 	}
@@ -65,7 +65,7 @@ func startCore(t *testing.T, cfg fwdin.Config, partitions int) *core {
 func (c *core) bodies(t *testing.T) []string {
 	var all []string
 	for _, p := range c.stream.Partitions() {
-		all = append(all, shiptest.Bodies(t, p)...)
+		all = append(all, spooltest.Bodies(t, p)...)
 	}
 	sort.Strings(all)
 	return all
@@ -75,12 +75,12 @@ func (c *core) bodies(t *testing.T) []string {
 // records: partition p holds "p<p>-<i>" for i < perPartition.
 func edge(t *testing.T, partitions, perPartition int) (*spool.Spool, *spool.Stream, []string) {
 	t.Helper()
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions})
-	st := shiptest.Stream(t, s, "app")
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions})
+	st := spooltest.Stream(t, s, "app")
 	var want []string
 	for p := 0; p < partitions; p++ {
 		tag := fmt.Sprintf("p%d", p)
-		shiptest.AppendNumbered(t, st.Partition(p), 0, tag, 0, perPartition, 100)
+		spooltest.AppendNumbered(t, st.Partition(p), 0, tag, 0, perPartition, 100)
 		for i := 0; i < perPartition; i++ {
 			want = append(want, fmt.Sprintf("%s-%d", tag, i))
 		}
@@ -385,7 +385,7 @@ func TestHeartbeatsKeepIdleConnection(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(700 * time.Millisecond) // seven heartbeat intervals, idle
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "late", 0, 1, 1)
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "late", 0, 1, 1)
 	for !allAcked(out) {
 		time.Sleep(time.Millisecond)
 	}
@@ -404,7 +404,7 @@ func TestHeartbeatsKeepIdleConnection(t *testing.T) {
 // instead of reconnecting, and catches up once the core's own output frees
 // space.
 func TestFullCoreHoldsConnection(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{SegmentBytes: 64 << 10}, nil)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{SegmentBytes: 64 << 10}, nil)
 	st, err := s.Stream("core", spool.StreamOptions{Partitions: 1, MaxBytes: 256 << 10, WhenFull: spool.Block})
 	if err != nil {
 		t.Fatal(err)
@@ -462,9 +462,9 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 func TestDamagedBatchSkipped(t *testing.T) {
 	c := startCore(t, fwdin.Config{}, 1)
 	dir := t.TempDir()
-	es := shiptest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, es, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "r", 0, 30, 10) // 3 batches
+	es := spooltest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, es, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "r", 0, 30, 10) // 3 batches
 	// Flip a byte in the middle batch's records, on disk.
 	rg, err := st.Partition(0).NewReader(10).Next(1)
 	if err != nil || rg.First != 10 {

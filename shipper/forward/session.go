@@ -13,9 +13,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/shipper/protocol"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/protocol"
 )
 
 // session is one connection to one endpoint. Each of its partitions has a
@@ -56,6 +56,7 @@ func (s *session) run(ctx context.Context) error {
 	o := s.out
 	o.stats.Connected.Add(1)
 	defer o.stats.Connected.Add(-1)
+	o.connected()
 	s.log.Info("forward connection up", zap.Bool("sendfile", s.sf != nil),
 		zap.Uint32("max_frame", s.limits.MaxFrame), zap.Uint32("window", s.limits.Window))
 	for _, c := range s.cursors {
@@ -380,9 +381,13 @@ func (s *session) ack(a *protocol.Ack) error {
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
+	prev := head.cursor.Acked()
 	head.cursor.Ack(head.next)
 	s.progressed = true
 	st := &s.out.stats
+	if head.next > prev {
+		st.AckedRecords.Add(head.next - prev)
+	}
 	st.Acked.Add(1)
 	st.AckedBytes.Add(uint64(head.bytes))
 	st.InFlight.Add(-head.bytes)

@@ -99,14 +99,14 @@ func BenchmarkTCPOneHop(b *testing.B) {
 	var elapsed, cpu time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		o, err := NewTCP(TCPConfig{Common: Common{Name: "bench" + string(rune('a'+i%26)) + string(rune('a'+i/26))}, Address: ln.Addr().String()}, s, []*spool.Stream{st}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		name := "bench" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		c, err := NewTCP(settings(name), &TCPConfig{Encoding: Raw, Address: ln.Addr().String(), ConnectTimeout: time.Second})
+		o := mustOutput(b, c, err)
+		h := host(s, name, st)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		start, cpu0 := time.Now(), cpuTime()
-		go func() { done <- o.Run(ctx) }()
+		go func() { done <- o.Run(ctx, h) }()
 		<-received
 		elapsed += time.Since(start)
 		cpu += cpuTime() - cpu0

@@ -16,9 +16,11 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/capstan-agent/capstan/shipper/shiptest"
+	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -113,12 +115,30 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+func settings(name string) component.Settings {
+	return component.Settings{ID: component.ID{Kind: component.KindOutput, Type: "test", Name: name}, StartAt: "oldest"}
+}
+
+func host(s *spool.Spool, name string, streams ...*spool.Stream) *componenttest.Host {
+	h := componenttest.NewHost(s, name)
+	h.StreamsRead = streams
+	return h
+}
+
+func mustOutput(t testing.TB, o component.Output, err error) *Output {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.(*Output)
+}
+
 // run runs o until cond holds, then stops it.
-func run(t *testing.T, o *Output, cond func() bool) {
+func run(t *testing.T, o *Output, h *componenttest.Host, cond func() bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- o.Run(ctx) }()
+	go func() { done <- o.Run(ctx, h) }()
 	for !cond() {
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -129,21 +149,21 @@ func run(t *testing.T, o *Output, cond func() bool) {
 }
 
 func TestStdoutResumesWithoutDuplicates(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 4)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 10, 4)
 	var out syncBuffer
-	o, err := NewStdout(StdoutConfig{Common{Name: "so"}}, s, []*spool.Stream{st}, &out, nil)
+	o, err := NewStdout(settings("so"), &StdoutConfig{Encoding: Raw}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, o, func() bool { return strings.Count(out.String(), "\n") == 10 })
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 10, 2, 2)
-	o, err = NewStdout(StdoutConfig{Common{Name: "so"}}, s, []*spool.Stream{st}, &out, nil)
+	run(t, o, host(s, "so", st), func() bool { return strings.Count(out.String(), "\n") == 10 })
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 10, 2, 2)
+	o, err = NewStdout(settings("so"), &StdoutConfig{Encoding: Raw}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, o, func() bool { return strings.Count(out.String(), "\n") >= 12 })
+	run(t, o, host(s, "so", st), func() bool { return strings.Count(out.String(), "\n") >= 12 })
 	var want strings.Builder
 	for i := 0; i < 12; i++ {
 		fmt.Fprintf(&want, "a-%d\n", i)
@@ -154,15 +174,13 @@ func TestStdoutResumesWithoutDuplicates(t *testing.T) {
 }
 
 func TestFileRotation(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "rec", 0, 300, 10)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "rec", 0, 300, 10)
 	path := filepath.Join(t.TempDir(), "out.log")
-	o, err := NewFile(FileConfig{Common: Common{Name: "f"}, Path: path, MaxBytes: 500, MaxFiles: 3}, s, []*spool.Stream{st}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run(t, o, func() bool { return o.Stats().Lines.Load() == 300 })
+	c, err := NewFile(settings("f"), &FileConfig{Encoding: Raw, Path: path, MaxBytes: 500, MaxFiles: 3})
+	o := mustOutput(t, c, err)
+	run(t, o, host(s, "f", st), func() bool { return o.Stats().Lines.Load() == 300 })
 	var all []string
 	for _, name := range []string{path + ".3", path + ".2", path + ".1", path} {
 		b, err := os.ReadFile(name)
@@ -194,23 +212,21 @@ func TestFileRotation(t *testing.T) {
 // The peer is down at first: the output retries until it is up, then every
 // line arrives, in order per partition.
 func TestTCPWaitsForPeer(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
-	st := shiptest.Stream(t, s, "app")
-	shiptest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
-	shiptest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
+	s := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": 2})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 100, 10)
+	spooltest.AppendNumbered(t, st.Partition(1), 0, "b", 0, 100, 10)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	o, err := NewTCP(TCPConfig{Common: Common{Name: "t", Format: Raw}, Address: addr}, s, []*spool.Stream{st}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tc, err := NewTCP(settings("t"), &TCPConfig{Encoding: Raw, Address: addr, ConnectTimeout: time.Second})
+	o := mustOutput(t, tc, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- o.Run(ctx) }()
+	go func() { done <- o.Run(ctx, host(s, "t", st)) }()
 	for o.Stats().Errors.Load() < 2 {
 		time.Sleep(time.Millisecond)
 	}
@@ -248,14 +264,19 @@ func TestTCPWaitsForPeer(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	s := shiptest.Open(t, t.TempDir(), spool.Options{}, nil)
-	if _, err := NewTCP(TCPConfig{Common: Common{Name: "x"}, Address: "nope"}, s, nil, nil); err == nil {
-		t.Error("bad address accepted")
-	}
-	if _, err := NewFile(FileConfig{Common: Common{Name: "x", Format: "xml"}, Path: "/tmp/x"}, s, nil, nil); err == nil {
-		t.Error("bad format accepted")
-	}
-	if _, err := NewStdout(StdoutConfig{Common{Name: "x", StartAt: "end"}}, s, nil, nil, nil); err == nil {
-		t.Error("bad start_at accepted")
+	for _, tc := range []struct {
+		cfg  interface{ Validate() error }
+		want string
+	}{
+		{&TCPConfig{Encoding: Raw, Address: "nope", ConnectTimeout: time.Second}, "address: \"nope\" is not host:port"},
+		{&TCPConfig{Encoding: Raw, Address: "127.0.0.1:99999", ConnectTimeout: time.Second}, "address: \"127.0.0.1:99999\": port"},
+		{&FileConfig{Encoding: "xml", Path: "/tmp/x", MaxBytes: 1, MaxFiles: 1}, "encoding: \"xml\" is not one of raw, ndjson"},
+		{&FileConfig{Encoding: Raw, MaxBytes: 1, MaxFiles: 1}, "path: missing"},
+		{&StdoutConfig{Encoding: "json"}, "encoding: \"json\" is not one of raw, ndjson"},
+	} {
+		err := tc.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%T: got %v, want %q", tc.cfg, err, tc.want)
+		}
 	}
 }

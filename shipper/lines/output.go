@@ -11,8 +11,8 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
+	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/shipper"
-	"github.com/capstan-agent/capstan/spool"
 )
 
 // sink is where lines go. write is called with whole lines, one caller at a
@@ -34,32 +34,20 @@ type Stats struct {
 	Errors atomic.Uint64 // failed writes (retried)
 }
 
-// Common is the part of every line output's configuration.
-type Common struct {
-	// Name is the output's name: its checkpoint consumer name.
-	Name string `koanf:"-"`
-	// Format is raw (default) or ndjson.
-	Format Format `koanf:"format"`
-	// StartAt is where a partition never shipped before starts.
-	StartAt shipper.StartAt `koanf:"start_at"`
-}
-
-func (c Common) validate() error {
-	if err := c.Format.Validate(); err != nil {
-		return err
-	}
-	return c.StartAt.Validate()
-}
-
 // Output ships records of some streams as lines to one sink.
 type Output struct {
-	kind   string
-	group  *shipper.Group
-	format Format
-	sink   sink
-	log    *zap.Logger
-	stats  Stats
-	mu     sync.Mutex // one write at a time
+	kind    string
+	name    string
+	format  Format
+	startAt shipper.StartAt
+	newSink func() (sink, error) // opens nothing: Run opens the sink
+	log     *zap.Logger
+	stats   Stats
+
+	group   *shipper.Group // made by Run
+	started chan struct{}  // closed once group is set
+	sink    sink
+	mu      sync.Mutex // one write at a time
 
 	genMu     sync.Mutex
 	gen       uint64             // bumped when the sink lost lines
@@ -86,33 +74,41 @@ func (o *Output) generation() (uint64, context.Context) {
 // readBytes is how much of the spool a partition reads at once.
 const readBytes = 1 << 20
 
-func newOutput(kind string, c Common, cps shipper.Checkpointer, streams []*spool.Stream, s sink, log *zap.Logger) (*Output, error) {
+func newOutput(kind string, set component.Settings, format Format, newSink func() (sink, error)) *Output {
+	log := set.Logger
 	if log == nil {
 		log = zap.NewNop()
 	}
-	log = log.With(zap.String("output", c.Name))
-	format := c.Format
 	if format == "" {
 		format = Raw
 	}
-	g, err := shipper.NewGroup(c.Name, cps, streams, c.StartAt, log)
-	if err != nil {
-		return nil, fmt.Errorf("%s output %s: %w", kind, c.Name, err)
-	}
-	o := &Output{kind: kind, group: g, format: format, sink: s, log: log}
+	o := &Output{kind: kind, name: set.ID.Name, format: format, startAt: shipper.StartAt(set.StartAt),
+		newSink: newSink, log: log, started: make(chan struct{})}
 	o.genCtx, o.genCancel = context.WithCancel(context.Background())
-	if t, ok := s.(*tcpSink); ok {
-		t.lost = o.lost
-	}
-	return o, nil
+	return o
 }
 
 // Stats are the output's counters.
 func (o *Output) Stats() *Stats { return &o.stats }
 
-// Run writes lines until ctx ends, then syncs the sink, commits what was
-// written and closes the sink.
-func (o *Output) Run(ctx context.Context) error {
+// Run registers the output's checkpoints, opens the sink, and writes lines
+// until ctx ends, then syncs the sink, commits what was written and closes
+// the sink.
+func (o *Output) Run(ctx context.Context, host component.OutputHost) error {
+	g, err := shipper.NewGroup(o.name, host.Checkpoints(), host.Streams(), o.startAt, o.log)
+	if err != nil {
+		return err
+	}
+	s, err := o.newSink()
+	if err != nil {
+		return err
+	}
+	if t, ok := s.(*tcpSink); ok {
+		t.lost = o.lost
+	}
+	o.group, o.sink = g, s
+	close(o.started)
+	host.Ready()
 	var wg sync.WaitGroup
 	for _, c := range o.group.Cursors() {
 		wg.Add(1)
@@ -135,11 +131,33 @@ func (o *Output) Run(ctx context.Context) error {
 			o.log.Error("checkpoint commit failed", zap.Error(err))
 		}
 	}
-	err := o.commit()
+	err = o.commit()
 	if cerr := o.sink.close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// Drain waits until what the output's streams held is written and committed.
+func (o *Output) Drain(ctx context.Context) error {
+	select {
+	case <-o.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := o.group.Drain(ctx); err != nil {
+		return err
+	}
+	return o.commit()
+}
+
+// Metrics reports the output's counters in the output vocabulary.
+func (o *Output) Metrics() []component.Metric {
+	return []component.Metric{
+		component.C("records_total", o.stats.Lines.Load()),
+		component.C("bytes_total", o.stats.Bytes.Load()),
+		component.L("failures_total", o.stats.Errors.Load(), "write"),
+	}
 }
 
 // commit makes written lines durable, then commits their offsets.

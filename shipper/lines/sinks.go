@@ -3,43 +3,31 @@ package lines
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/component"
 	"golang.org/x/sys/unix"
 )
 
-// StdoutConfig configures the stdout output.
-type StdoutConfig struct {
-	Common `koanf:",squash"`
-}
+type writer interface{ Write([]byte) (int, error) }
 
 // NewStdout returns an output writing lines to w (os.Stdout when nil).
-func NewStdout(cfg StdoutConfig, sp Spool, streams []*spool.Stream, w io.Writer, log *zap.Logger) (*Output, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("stdout output %s: %w", cfg.Name, err)
+func NewStdout(set component.Settings, cfg *StdoutConfig, w writer) (*Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if w == nil {
 		w = os.Stdout
 	}
-	return newOutput("stdout", cfg.Common, sp.Checkpoints(), streams, &writerSink{w: w}, log)
+	return newOutput("stdout", set, cfg.Encoding, func() (sink, error) { return &writerSink{w: w}, nil }), nil
 }
 
-// Spool is what line outputs need of the spool; *spool.Spool is one.
-type Spool interface {
-	Checkpoints() *spool.Checkpoints
-}
-
-type writerSink struct{ w io.Writer }
+type writerSink struct{ w writer }
 
 func (s *writerSink) write(_ context.Context, b []byte, delivered func()) error {
 	if _, err := s.w.Write(b); err != nil {
@@ -51,15 +39,6 @@ func (s *writerSink) write(_ context.Context, b []byte, delivered func()) error 
 func (s *writerSink) sync() error  { return nil }
 func (s *writerSink) close() error { return nil }
 
-// TCPConfig configures the tcp output: newline-delimited lines to a peer.
-type TCPConfig struct {
-	Common `koanf:",squash"`
-	// Address of the peer, host:port.
-	Address string `koanf:"address"`
-	// DialTimeout bounds a connect; default 5s.
-	DialTimeout time.Duration `koanf:"dial_timeout"`
-}
-
 // NewTCP returns an output writing lines to a TCP peer, reconnecting forever.
 // Lines count as delivered once the peer's TCP stack acknowledged them (the
 // socket's send queue, SIOCOUTQ, no longer holds them); when a connection
@@ -67,18 +46,12 @@ type TCPConfig struct {
 // peer's kernel acknowledged but its process never read are lost if that
 // process dies: plain TCP has no application acknowledgement (the forward
 // protocol has).
-func NewTCP(cfg TCPConfig, sp Spool, streams []*spool.Stream, log *zap.Logger) (*Output, error) {
-	err := cfg.validate()
-	if _, _, perr := net.SplitHostPort(cfg.Address); perr != nil {
-		err = errors.Join(err, fmt.Errorf("address %q: want host:port", cfg.Address))
+func NewTCP(set component.Settings, cfg *TCPConfig) (component.Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("tcp output %s: %w", cfg.Name, err)
-	}
-	if cfg.DialTimeout == 0 {
-		cfg.DialTimeout = 5 * time.Second
-	}
-	return newOutput("tcp", cfg.Common, sp.Checkpoints(), streams, &tcpSink{cfg: cfg}, log)
+	c := *cfg
+	return newOutput("tcp", set, c.Encoding, func() (sink, error) { return &tcpSink{cfg: c}, nil }), nil
 }
 
 type tcpSink struct {
@@ -97,7 +70,7 @@ type pendingLines struct {
 
 func (s *tcpSink) write(ctx context.Context, b []byte, delivered func()) error {
 	if s.conn == nil {
-		d := net.Dialer{Timeout: s.cfg.DialTimeout}
+		d := net.Dialer{Timeout: s.cfg.ConnectTimeout}
 		c, err := d.DialContext(ctx, "tcp", s.cfg.Address)
 		if err != nil {
 			return err
@@ -190,42 +163,21 @@ func (s *tcpSink) close() error {
 	return err
 }
 
-// FileConfig configures the file output.
-type FileConfig struct {
-	Common `koanf:",squash"`
-	// Path of the file written; rotated files are Path.1 (newest) .. Path.N.
-	Path string `koanf:"path"`
-	// MaxBytes rotates the file before a write would take it past this
-	// size; default 100 MiB.
-	MaxBytes int64 `koanf:"max_bytes"`
-	// MaxFiles is how many rotated files are kept; default 5.
-	MaxFiles int `koanf:"max_files"`
-}
-
 // NewFile returns an output appending lines to a file, rotated by size.
-// Written lines are fsynced before their offsets are committed.
-func NewFile(cfg FileConfig, sp Spool, streams []*spool.Stream, log *zap.Logger) (*Output, error) {
-	if cfg.MaxBytes == 0 {
-		cfg.MaxBytes = 100 << 20
+// Written lines are fsynced before their offsets are committed. The file is
+// opened when the output runs.
+func NewFile(set component.Settings, cfg *FileConfig) (component.Output, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxFiles == 0 {
-		cfg.MaxFiles = 5
-	}
-	err := cfg.validate()
-	if cfg.Path == "" {
-		err = errors.Join(err, errors.New("path: required"))
-	}
-	if cfg.MaxBytes < 1 || cfg.MaxFiles < 1 {
-		err = errors.Join(err, fmt.Errorf("max_bytes %d, max_files %d: want positive", cfg.MaxBytes, cfg.MaxFiles))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("file output %s: %w", cfg.Name, err)
-	}
-	s := &fileSink{cfg: cfg}
-	if err := s.open(); err != nil {
-		return nil, fmt.Errorf("file output %s: %w", cfg.Name, err)
-	}
-	return newOutput("file", cfg.Common, sp.Checkpoints(), streams, s, log)
+	c := *cfg
+	return newOutput("file", set, c.Encoding, func() (sink, error) {
+		s := &fileSink{cfg: c}
+		if err := s.open(); err != nil {
+			return nil, fmt.Errorf("path: %w", err)
+		}
+		return s, nil
+	}), nil
 }
 
 type fileSink struct {
@@ -258,8 +210,8 @@ func (s *fileSink) write(_ context.Context, b []byte, delivered func()) error {
 	for len(b) > 0 {
 		// Write the lines that fit; a file holds at least one line.
 		n := len(b)
-		if s.size+int64(n) > s.cfg.MaxBytes {
-			room := max(s.cfg.MaxBytes-s.size, 0)
+		if s.size+int64(n) > int64(s.cfg.MaxBytes) {
+			room := max(int64(s.cfg.MaxBytes)-s.size, 0)
 			n = bytes.LastIndexByte(b[:room], '\n') + 1
 			if n == 0 && s.size == 0 {
 				n = bytes.IndexByte(b, '\n') + 1

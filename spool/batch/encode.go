@@ -2,7 +2,6 @@ package batch
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 )
 
 // Attr is a key/value attribute of a source or a record.
@@ -90,7 +89,7 @@ func (b *Builder) Bytes() []byte {
 	le.PutUint64(buf[offMaxTS:], uint64(b.maxTS))
 	le.PutUint64(buf[offProducer:], b.producer)
 	le.PutUint64(buf[offSequence:], b.sequence)
-	le.PutUint32(buf[offCRC:], crc32.Checksum(buf[offFlags:], castagnoli))
+	le.PutUint32(buf[offCRC:], Checksum(buf[offFlags:]))
 	return buf
 }
 

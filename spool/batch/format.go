@@ -52,7 +52,13 @@ const CodecNone Codec = 0
 
 const codecMask = 0x7
 
+// castagnoli is the module's one CRC-32C table: every checksum capstan
+// writes (batches, producer snapshots) goes through Checksum.
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum is the CRC-32C (Castagnoli) of b, the checksum of every capstan
+// on-disk and wire format (docs/format.md).
+func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
 
 // Header is the fixed part of a batch.
 type Header struct {
@@ -129,7 +135,7 @@ func Check(b []byte) (Header, int, error) {
 	if len(b) < size {
 		return h, 0, ErrShort
 	}
-	if crc32.Checksum(b[offFlags:size], castagnoli) != h.CRC {
+	if Checksum(b[offFlags:size]) != h.CRC {
 		return h, 0, ErrCRC
 	}
 	return h, size, nil
@@ -139,6 +145,17 @@ func Check(b []byte) (Header, int, error) {
 // CRC does not cover it, so nothing else changes.
 func SetBaseOffset(b []byte, base uint64) {
 	binary.LittleEndian.PutUint64(b[offBaseOffset:], base)
+}
+
+// Restamp gives the whole batch held in b (its header's length says how much
+// of b that is) a new producer and sequence, and recomputes its CRC, which
+// covers both. The caller has checked the batch (Check): Restamp trusts the
+// header.
+func Restamp(b []byte, producer, sequence uint64) {
+	size := int(int64(binary.LittleEndian.Uint32(b[offLength:])) + LogOverhead)
+	binary.LittleEndian.PutUint64(b[offProducer:], producer)
+	binary.LittleEndian.PutUint64(b[offSequence:], sequence)
+	binary.LittleEndian.PutUint32(b[offCRC:], Checksum(b[offFlags:size]))
 }
 
 // BaseOffset returns the base offset of the batch that starts at b[0].
