@@ -278,11 +278,23 @@ func isTokenChar(c byte) bool {
 	return isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
 }
 
-// detectBearer finds the token after "Bearer " (any case): 8 or more token
-// characters (RFC 6750) and trailing =; the word Bearer itself stays.
+// detectBearer finds the token after "Bearer " (also bearer, BEARER):
+// 8 or more token characters (RFC 6750) and trailing =; the word Bearer
+// itself stays.
 func detectBearer(b []byte, out []span) []span {
-	for i := 0; i+7 < len(b); i++ {
-		if b[i]|0x20 != 'b' || (i > 0 && isAlnum(b[i-1])) || !bytes.EqualFold(b[i:i+7], []byte("bearer ")) {
+	out = bearerAfter(b, []byte("earer "), out)
+	return bearerAfter(b, []byte("EARER "), out)
+}
+
+func bearerAfter(b, rest []byte, out []span) []span {
+	for from := 1; from < len(b); {
+		k := bytes.Index(b[from:], rest)
+		if k < 0 {
+			break
+		}
+		i := from + k - 1 // the B
+		from = i + 7
+		if b[i]|0x20 != 'b' || (i > 0 && isAlnum(b[i-1])) {
 			continue
 		}
 		s := i + 7
@@ -298,7 +310,7 @@ func detectBearer(b []byte, out []span) []span {
 		}
 		if e-s >= 8 {
 			out = append(out, span{s, e})
-			i = e - 1
+			from = e
 		}
 	}
 	return out

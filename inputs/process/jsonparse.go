@@ -1,6 +1,7 @@
 package process
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -273,6 +274,7 @@ func (p *jsonParser) str() ([]byte, bool) {
 	}
 	p.i++
 	start := p.i
+	p.i += plainRun(p.b[p.i:])
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
@@ -288,6 +290,24 @@ func (p *jsonParser) str() ([]byte, bool) {
 		p.i++
 	}
 	return nil, p.fail(errJSONSyntax)
+}
+
+// plainRun returns how many leading bytes of b need no attention inside a
+// string (not a quote, a backslash or a control character), eight at a time.
+func plainRun(b []byte) int {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q := x ^ (lo * '"')
+		s := x ^ (lo * '\\')
+		// (v - lo) &^ v & hi is nonzero iff some byte of v is zero; with
+		// lo*0x20 for lo, iff some byte is below 0x20.
+		if ((x-lo*0x20)&^x|(q-lo)&^q|(s-lo)&^s)&hi != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // unescape continues str from the first backslash, writing into the arena.
