@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -172,12 +173,13 @@ func compileExpr(src string, t *slotTable, asBool bool) (*program, error) {
 	ast.Walk(&tree.Node, c)
 	results := resultStrings(tree.Node, nil)
 
-	env := map[string]any{
-		varBody: "", varTime: 0, varStream: "",
-		varAttrs: map[string]any{}, varSource: map[string]any{},
+	anyMap := types.Map{types.Extra: types.Any}
+	env := types.Map{
+		varBody: types.String, varTime: types.Int, varStream: types.String,
+		varAttrs: anyMap, varSource: anyMap,
 	}
 	for _, def := range t.defs {
-		env[def.name] = nil
+		env[def.name] = types.Any
 	}
 	w := &rewriter{t: t}
 	opts := []expr.Option{expr.Env(env), expr.Patch(w)}

@@ -63,10 +63,10 @@ func parseLayout(s string) (layout, error) {
 	if l, ok := namedLayouts[s]; ok {
 		return l, nil
 	}
-	// A Go layout must print the reference time differently from itself
-	// and read that back: text without any layout element is refused.
-	ref := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
-	text := ref.Format(s)
+	// A Go layout must print another time than the reference one
+	// differently from itself, and read that back: text without any layout
+	// element is refused.
+	text := time.Date(2009, 11, 10, 23, 31, 47, 0, time.UTC).Format(s)
 	if text == s || !strings.ContainsAny(s, "0123456789") {
 		return layout{}, fmt.Errorf("%q is neither a layout name nor a Go layout (like 2006-01-02 15:04:05)", s)
 	}
