@@ -217,12 +217,12 @@ func detectAWSKeys(b []byte, out []span) []span {
 // digits and underscores.
 func detectGitHubTokens(b []byte, out []span) []span {
 	for from := 0; from < len(b); {
-		k := bytes.Index(b[from:], []byte("gh"))
+		k := bytes.IndexByte(b[from:], 'g')
 		if k < 0 {
 			break
 		}
 		s := from + k
-		from = s + 2
+		from = s + 1
 		if s > 0 && isAlnum(b[s-1]) {
 			continue
 		}
@@ -230,7 +230,7 @@ func detectGitHubTokens(b []byte, out []span) []span {
 		var e, min int
 		var body func(byte) bool
 		switch {
-		case len(rest) >= 4 && rest[3] == '_' && bytes.IndexByte([]byte("pousr"), rest[2]) >= 0:
+		case len(rest) >= 4 && rest[1] == 'h' && rest[3] == '_' && bytes.IndexByte([]byte("pousr"), rest[2]) >= 0:
 			e, min, body = s+4, 36, isAlnum
 		case bytes.HasPrefix(rest, []byte("github_pat_")):
 			e, min, body = s+11, 22, func(c byte) bool { return isAlnum(c) || c == '_' }
