@@ -209,9 +209,10 @@ func describe(raw any) string {
 	return fmt.Sprintf("%T %v", raw, raw)
 }
 
-// closest returns the candidate within edit distance 2 of s, if any.
+// closest returns the candidate close enough to s to be a typo of it:
+// within 2 edits, and fewer than half of s's length.
 func closest(s string, candidates []string) string {
-	best, bestD := "", 3
+	best, bestD := "", min(3, (len(s)+1)/2)
 	for _, c := range candidates {
 		if d := editDistance(s, c); d < bestD {
 			best, bestD = c, d

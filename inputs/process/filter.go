@@ -122,9 +122,6 @@ func (c *RouteConfig) build(b *builder) step {
 			b.fail(key, fmt.Sprintf("stream %q is not declared (streams: %s)", name, strings.Join(s.streams, ", ")))
 		}
 	}
-	if c.Default != "" {
-		check("default", c.Default)
-	}
 	if c.Expression != "" {
 		s.prog = b.expr("expression", c.Expression, false)
 		if s.prog != nil {
@@ -137,6 +134,9 @@ func (c *RouteConfig) build(b *builder) step {
 		path := fmt.Sprintf("cases[%d]", i)
 		check(path+".stream", rc.Stream)
 		s.cases = append(s.cases, routeCase{prog: b.expr(path+".if", rc.If, true), stream: rc.Stream})
+	}
+	if c.Default != "" {
+		check("default", c.Default)
 	}
 	return s
 }

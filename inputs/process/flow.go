@@ -142,7 +142,9 @@ func (f *flowState) union(g *flowState) {
 func (f *flowState) missing(name string) string {
 	known := make([]string, 0, len(f.names)+len(f.prefixes))
 	for n := range f.names {
-		known = append(known, n)
+		if !isCapstanKey([]byte(n)) {
+			known = append(known, n)
+		}
 	}
 	for p := range f.prefixes {
 		known = append(known, p+"*")
