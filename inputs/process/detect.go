@@ -23,9 +23,9 @@ var detectors = map[string]detector{
 // detectorOrder is the order of the default "all detectors".
 var detectorOrder = []string{"card", "email", "jwt", "aws_key", "github_token", "slack_token", "bearer"}
 
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-func isAlpha(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
-func isAlnum(c byte) bool { return isDigit(c) || isAlpha(c) }
+func isDigit(c byte) bool  { return c >= '0' && c <= '9' }
+func isAlpha(c byte) bool  { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+func isAlnum(c byte) bool  { return isDigit(c) || isAlpha(c) }
 func isB64URL(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
 
 // detectCards finds payment card numbers: 13 to 19 digits, single spaces

@@ -29,7 +29,9 @@ func (r Reason) String() string {
 }
 
 // Reasons lists the drop reasons, for metric labels.
-func Reasons() []Reason { return []Reason{ReasonFilter, ReasonThrottle, ReasonSample, ReasonParseError} }
+func Reasons() []Reason {
+	return []Reason{ReasonFilter, ReasonThrottle, ReasonSample, ReasonParseError}
+}
 
 // Stats are one processor's counters, updated by every runner of the chain.
 // In = Out + Dropped (all reasons); Skipped records (its if was false) are
@@ -57,7 +59,7 @@ type Stats struct {
 // than most processors do.
 type localStats struct {
 	in, out, skipped, parseErrors, evalErrors, redacted, routeMisses uint64
-	dropped                                                         [numReasons]uint64
+	dropped                                                          [numReasons]uint64
 }
 
 func (l *localStats) flush(s *Stats) {
