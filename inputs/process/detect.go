@@ -8,16 +8,21 @@ import "bytes"
 
 type span struct{ start, end int }
 
-type detector func(b []byte, out []span) []span
+// detector scans b; text shorter than min cannot hold what it finds, so it
+// is not scanned (most fields are a word or a number).
+type detector struct {
+	scan func(b []byte, out []span) []span
+	min  int
+}
 
 var detectors = map[string]detector{
-	"card":         detectCards,
-	"email":        detectEmails,
-	"jwt":          detectJWTs,
-	"aws_key":      detectAWSKeys,
-	"github_token": detectGitHubTokens,
-	"slack_token":  detectSlackTokens,
-	"bearer":       detectBearer,
+	"card":         {detectCards, 13},
+	"email":        {detectEmails, 6},
+	"jwt":          {detectJWTs, 24},
+	"aws_key":      {detectAWSKeys, 20},
+	"github_token": {detectGitHubTokens, 33},
+	"slack_token":  {detectSlackTokens, 15},
+	"bearer":       {detectBearer, 15},
 }
 
 // detectorOrder is the order of the default "all detectors".

@@ -230,15 +230,31 @@ func (c *DeleteConfig) build(b *builder) step {
 }
 
 func (s *deleteStep) run(rn *Runner, ls *localStats, r *Record) Reason {
-	keep := r.Fields[:0]
-	for _, f := range r.Fields {
-		if !matchAny(s.ps, f.Key) {
-			keep = append(keep, f)
+	filterFields(r, func(k []byte) bool { return !matchAny(s.ps, k) })
+	return ReasonNone
+}
+
+// filterFields keeps the fields whose key keep accepts, in order; it moves
+// nothing until the first field that goes.
+func filterFields(r *Record, keep func([]byte) bool) {
+	first := -1
+	for i := range r.Fields {
+		if !keep(r.Fields[i].Key) {
+			first = i
+			break
 		}
 	}
-	clear(r.Fields[len(keep):])
-	r.Fields = keep
-	return ReasonNone
+	if first < 0 {
+		return
+	}
+	out := r.Fields[:first]
+	for _, f := range r.Fields[first+1:] {
+		if keep(f.Key) {
+			out = append(out, f)
+		}
+	}
+	clear(r.Fields[len(out):])
+	r.Fields = out
 }
 
 // KeepConfig deletes every field but the listed ones (a name ending in *
@@ -272,14 +288,7 @@ func (c *KeepConfig) build(b *builder) step {
 }
 
 func (s *keepStep) run(rn *Runner, ls *localStats, r *Record) Reason {
-	keep := r.Fields[:0]
-	for _, f := range r.Fields {
-		if matchAny(s.ps, f.Key) || isCapstanKey(f.Key) {
-			keep = append(keep, f)
-		}
-	}
-	clear(r.Fields[len(keep):])
-	r.Fields = keep
+	filterFields(r, func(k []byte) bool { return matchAny(s.ps, k) || isCapstanKey(k) })
 	return ReasonNone
 }
 

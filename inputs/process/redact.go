@@ -145,7 +145,9 @@ func (s *redactStep) run(rn *Runner, ls *localStats, r *Record) Reason {
 func (s *redactStep) find(rn *Runner, v []byte) bool {
 	spans := rn.spans[:0]
 	for _, d := range s.detectors {
-		spans = d(v, spans)
+		if len(v) >= d.min {
+			spans = d.scan(v, spans)
+		}
 	}
 	for i, re := range s.patterns {
 		// A custom pattern allocates its match indexes (Go's regexp).
