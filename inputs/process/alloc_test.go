@@ -49,6 +49,7 @@ func TestSteadyStateAllocations(t *testing.T) {
 - {type: throttle, rate: 1e9, burst: 1000000000, key: 'source["k8s.pod.name"]'}
 - {type: sample, rate: 1, key: 'source["k8s.pod.name"]'}
 - {type: sample, rate: 1}`, line, 0},
+		{"parse failures", "- {type: json, merge: true}\n- {type: logfmt}\n- {type: timestamp, field: nope, layouts: [rfc3339]}", "{not json", 0},
 		{"regex: one allocation, its match", `- {type: regex, pattern: '"level":"(?P<level>\w+)"'}`, line, 1},
 	}
 	for _, tc := range cases {

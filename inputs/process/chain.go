@@ -325,7 +325,7 @@ func (p *parseStep) failed(ls *localStats, r *Record, msg string, at int) Reason
 	case "keep":
 		return ReasonNone
 	}
-	if _, ok := r.Get(string(keyParseError)); ok {
+	if r.indexBytes(keyParseError) >= 0 {
 		return ReasonNone
 	}
 	m := r.mark()

@@ -121,6 +121,9 @@ func DecodeSpecs(raw any) ([]Spec, error) {
 // Decode makes the processor's Config from its Spec: defaults, then the
 // keys; errors have paths relative to the processor.
 func (s Spec) Decode() (Config, error) {
+	if s.Type == "" {
+		return nil, Errors{{Path: "type", Msg: "needed (types: " + strings.Join(Types(), ", ") + ")"}}
+	}
 	mk, ok := configTypes[s.Type]
 	if !ok {
 		msg := fmt.Sprintf("unknown processor type %q (types: %s)", s.Type, strings.Join(Types(), ", "))

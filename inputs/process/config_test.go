@@ -26,6 +26,8 @@ func TestConfigErrors(t *testing.T) {
 			[]string{`processors[0].drop_if: expected bool, but got int`}},
 		{"unknown type", "- {type: jsn}", Options{},
 			[]string{`processors[0].type: unknown processor type "jsn" (did you mean json?)`}},
+		{"no type", "- {merge: true}", Options{},
+			[]string{`processors[0].type: needed (types: copy, delete, filter, json, keep, logfmt, redact, regex, rename, route, sample, set, throttle, timestamp)`}},
 		{"unknown key", "- {type: json, merge: true, mege: false}", Options{},
 			[]string{`processors[0].mege: unknown key (did you mean merge?)`}},
 		{"wrong value type", "- {type: json, merge: maybe, max_depth: deep}", Options{},
