@@ -224,6 +224,9 @@ func (rn *Runner) Process(r *Record) Result {
 	if rn.pending++; rn.pending >= flushEvery {
 		rn.Flush()
 	}
+	if cap(rn.json.out) > maxKeptFields {
+		rn.json.out = nil
+	}
 	return res
 }
 

@@ -32,9 +32,23 @@ type Record struct {
 // copied into the record's own slice, their bytes are not.
 func (r *Record) Reset(time int64, body []byte, source []Field, stream string, fields ...Field) {
 	r.Time, r.Body, r.Source, r.Stream = time, body, source, stream
+	if cap(r.Fields) > maxKeptFields {
+		r.Fields = nil
+	}
 	r.Fields = append(r.Fields[:0], fields...)
+	if cap(r.arena) > maxKeptArena {
+		r.arena = nil
+	}
 	r.arena = r.arena[:0]
 }
+
+// A record keeps its buffers from one record to the next up to these sizes;
+// one huge record (a 10 MiB line) does not pin its memory for the life of
+// the input.
+const (
+	maxKeptArena  = 4 << 20
+	maxKeptFields = 4096
+)
 
 // Get returns the value of the field key.
 func (r *Record) Get(key string) (Field, bool) {
