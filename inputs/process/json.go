@@ -118,13 +118,47 @@ func (s *jsonStep) run(rn *Runner, ls *localStats, r *Record) Reason {
 	if !p.parseObjectFields(in, s.prefix) {
 		return s.p.failed(ls, r, p.err.msg, p.err.at)
 	}
-	s.p.parsed(r)
-	for _, f := range p.out {
+	n0 := p.n0
+	if s.p.remove && s.p.field != nil {
+		if i := r.indexBytes(s.p.field); i >= 0 && i < n0 {
+			r.remove(i)
+			n0--
+		}
+	}
+	s.mergeParsed(r, n0)
+	return ReasonNone
+}
+
+// mergeParsed folds the fields the parse appended from n0 on into the record:
+// a name already there gets the new value in its place (the last of
+// duplicates wins), and body_from's value becomes the body.
+func (s *jsonStep) mergeParsed(r *Record, n0 int) {
+	fs := r.Fields
+	out := n0
+	for j := n0; j < len(fs); j++ {
+		f := fs[j]
 		if s.bodyFrom != nil && f.Kind == KindString && bytes.Equal(f.Key, s.bodyFrom) {
 			r.Body = f.Value
 			continue
 		}
-		r.set(f.Key, f.Kind, f.Value)
+		if i := indexIn(fs[:out], f.Key); i >= 0 {
+			fs[i].Value, fs[i].Kind = f.Value, f.Kind
+			continue
+		}
+		if out != j {
+			fs[out] = f
+		}
+		out++
 	}
-	return ReasonNone
+	clear(fs[out:])
+	r.Fields = fs[:out]
+}
+
+func indexIn(fs []Field, key []byte) int {
+	for i := range fs {
+		if bytes.Equal(fs[i].Key, key) {
+			return i
+		}
+	}
+	return -1
 }

@@ -39,7 +39,8 @@ type jsonParser struct {
 	b   []byte
 	i   int
 	r   *Record
-	out []Field // parsed fields, committed to the record only on success
+	n0  int     // parseObjectFields: the record's fields before the parse
+	out []Field // scratch of other parsers (logfmt)
 	err jsonErr
 }
 
@@ -62,22 +63,24 @@ func (p *jsonParser) ws() {
 }
 
 // parseObjectFields parses b, which must hold one object and nothing else,
-// into p.out with keys prefixed by prefix (which ends in '.' or is empty).
+// appending its members to the record's fields (from p.n0 on, duplicates
+// included: the caller merges them) with keys prefixed by prefix (which
+// ends in '.' or is empty). On failure the record's fields are as before.
 func (p *jsonParser) parseObjectFields(b, prefix []byte) bool {
 	p.b, p.i, p.err = b, 0, jsonErr{}
-	p.out = p.out[:0]
+	p.n0 = len(p.r.Fields)
 	p.ws()
-	if p.i >= len(p.b) || p.b[p.i] != '{' {
-		return p.fail(errJSONObject)
+	ok := p.i < len(p.b) && p.b[p.i] == '{' || p.fail(errJSONObject)
+	ok = ok && p.members(prefix, 1)
+	if ok {
+		p.ws()
+		ok = p.i == len(p.b) || p.fail(errJSONSyntax)
 	}
-	if !p.members(prefix, 1) {
-		return false
+	if !ok {
+		clear(p.r.Fields[p.n0:])
+		p.r.Fields = p.r.Fields[:p.n0]
 	}
-	p.ws()
-	if p.i != len(p.b) {
-		return p.fail(errJSONSyntax)
-	}
-	return true
+	return ok
 }
 
 // parseValue parses b, one value of any type, into its kind and canonical
@@ -155,10 +158,10 @@ func (p *jsonParser) member(prefix, key []byte, depth int) bool {
 	if !ok {
 		return false
 	}
-	if len(p.out) >= p.lim.maxFields {
+	if len(p.r.Fields)-p.n0 >= p.lim.maxFields {
 		return p.fail(errJSONFields)
 	}
-	p.out = append(p.out, Field{Key: full, Value: v, Kind: kind})
+	p.r.Fields = append(p.r.Fields, Field{Key: full, Value: v, Kind: kind})
 	return true
 }
 
