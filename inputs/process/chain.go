@@ -33,7 +33,6 @@ type Options struct {
 type Chain struct {
 	nodes []*node
 	slots slotTable
-	opts  Options
 	// macKeys are the hash keys of the redacts that hash, by index.
 	macKeys [][]byte
 }
@@ -107,7 +106,7 @@ func NewFromConfigs(cfgs []Config, opts Options) (*Chain, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &Chain{opts: opts}
+	c := &Chain{}
 	b := &builder{opts: opts, slots: &c.slots, flow: newFlow(opts.InputFields), chain: c}
 	for i, cfg := range cfgs {
 		b.path = fmt.Sprintf("processors[%d]", i)

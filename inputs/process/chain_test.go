@@ -101,3 +101,19 @@ func TestDecodeSpecsShapes(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+func TestNewConfigDefaults(t *testing.T) {
+	cfg, ok := NewConfig("json")
+	j, isJSON := cfg.(*JSONConfig)
+	if !ok || !isJSON || !j.Flatten || j.MaxDepth != 64 || j.MaxFields != 1000 {
+		t.Fatalf("json defaults %+v", cfg)
+	}
+	if _, ok := NewConfig("nope"); ok {
+		t.Fatal("unknown type made")
+	}
+	for _, typ := range Types() {
+		if cfg, _ := NewConfig(typ); cfg.typeName() != typ {
+			t.Errorf("NewConfig(%q) makes a %s", typ, cfg.typeName())
+		}
+	}
+}

@@ -74,6 +74,15 @@ var configTypes = map[string]func() Config{
 	"sample":    func() Config { return &SampleConfig{} },
 }
 
+// NewConfig returns the Config of a processor type with its defaults.
+func NewConfig(typ string) (Config, bool) {
+	mk, ok := configTypes[typ]
+	if !ok {
+		return nil, false
+	}
+	return mk(), true
+}
+
 // Types lists the processor types, sorted.
 func Types() []string {
 	out := make([]string, 0, len(configTypes))
