@@ -195,6 +195,7 @@ type Runner struct {
 	local   []localStats
 	pending int
 	json    jsonParser
+	fields  []Field // a parser's fields before they are committed (logfmt)
 	scratch []byte
 	spans   []span
 	macs    []hashState // per redact key, made on first use
@@ -223,8 +224,8 @@ func (rn *Runner) Process(r *Record) Result {
 	if rn.pending++; rn.pending >= flushEvery {
 		rn.Flush()
 	}
-	if cap(rn.json.out) > maxKeptFields {
-		rn.json.out = nil
+	if cap(rn.fields) > maxKeptFields {
+		rn.fields = nil
 	}
 	return res
 }

@@ -39,8 +39,7 @@ type jsonParser struct {
 	b   []byte
 	i   int
 	r   *Record
-	n0  int     // parseObjectFields: the record's fields before the parse
-	out []Field // scratch of other parsers (logfmt)
+	n0  int // parseObjectFields: the record's fields before the parse
 	err jsonErr
 }
 

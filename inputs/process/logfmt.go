@@ -71,8 +71,8 @@ func (s *logfmtStep) run(rn *Runner, ls *localStats, r *Record) Reason {
 	if !ok {
 		return s.p.failed(ls, r, "field missing", -1)
 	}
-	out, at, msg := parseLogfmt(r, in, rn.json.out[:0], s.maxFields)
-	rn.json.out = out[:0]
+	out, at, msg := parseLogfmt(r, in, rn.fields[:0], s.maxFields)
+	rn.fields = out[:0]
 	if msg != "" {
 		return s.p.failed(ls, r, msg, at)
 	}
