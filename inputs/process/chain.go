@@ -58,7 +58,7 @@ type builder struct {
 	opts   Options
 	slots  *slotTable
 	flow   *flowState
-	errs   Errors
+	errs   errorList
 	path   string
 	who    string
 	chain  *Chain

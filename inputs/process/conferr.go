@@ -4,7 +4,9 @@ import "strings"
 
 // FieldError and Errors have the shape of component/conf's, which the
 // configuration of every component returns; until that package exists they
-// live here, and become aliases of conf's (type FieldError = conf.FieldError).
+// live here. To switch, replace the two types and their Error methods by
+// aliases (type FieldError = conf.FieldError; type Errors = conf.Errors);
+// the package defines no other method on them.
 
 // FieldError is one problem with one key; Path is relative to the chain,
 // e.g. processors[2].drop_if.
@@ -32,12 +34,15 @@ func (e Errors) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// errorList collects problems while checking; err returns them as Errors.
+type errorList []FieldError
+
 // add records a problem at path.
-func (e *Errors) add(path, msg string) { *e = append(*e, FieldError{Path: path, Msg: msg}) }
+func (e *errorList) add(path, msg string) { *e = append(*e, FieldError{Path: path, Msg: msg}) }
 
 // addErr records err at path: the FieldErrors an error holds get path as a
 // prefix, any other error is one problem at path.
-func (e *Errors) addErr(path string, err error) {
+func (e *errorList) addErr(path string, err error) {
 	switch v := err.(type) {
 	case nil:
 	case Errors:
@@ -51,12 +56,12 @@ func (e *Errors) addErr(path string, err error) {
 	}
 }
 
-// err returns e as an error, or nil when it is empty.
-func (e Errors) err() error {
+// err returns e as Errors, or nil when it is empty.
+func (e errorList) err() error {
 	if len(e) == 0 {
 		return nil
 	}
-	return e
+	return Errors(e)
 }
 
 func joinPath(prefix, p string) string {

@@ -47,7 +47,7 @@ type OnError struct {
 	OnError string `koanf:"on_error"`
 }
 
-func (o OnError) validate(errs *Errors) {
+func (o OnError) validate(errs *errorList) {
 	switch o.OnError {
 	case "", "flag", "keep", "drop":
 	default:
@@ -103,7 +103,7 @@ func DecodeSpecs(raw any) ([]Spec, error) {
 	if !ok {
 		return nil, Errors{{Path: "processors", Msg: "want a list of processors, got " + describe(raw)}}
 	}
-	var errs Errors
+	var errs errorList
 	specs := make([]Spec, 0, len(list))
 	for i, item := range list {
 		m, ok := asMap(item)
@@ -142,7 +142,7 @@ func (s Spec) Decode() (Config, error) {
 		return nil, Errors{{Path: "type", Msg: msg}}
 	}
 	cfg := mk()
-	var errs Errors
+	var errs errorList
 	decodeInto("", s.Keys, cfg, &errs)
 	return cfg, errs.err()
 }
@@ -150,7 +150,7 @@ func (s Spec) Decode() (Config, error) {
 // DecodeConfigs decodes and validates every Spec; the errors have paths
 // processors[i].key.
 func DecodeConfigs(specs []Spec) ([]Config, error) {
-	var errs Errors
+	var errs errorList
 	cfgs := make([]Config, len(specs))
 	for i, s := range specs {
 		path := fmt.Sprintf("processors[%d]", i)
@@ -168,7 +168,7 @@ func DecodeConfigs(specs []Spec) ([]Config, error) {
 }
 
 // validateCommon checks the keys every processor has.
-func validateCommon(c *Common, errs *Errors) {
+func validateCommon(c *Common, errs *errorList) {
 	if c.If != "" {
 		validateExpr("if", c.If, true, errs)
 	}
@@ -176,7 +176,7 @@ func validateCommon(c *Common, errs *Errors) {
 
 // validateExpr compiles src alone, for Validate; the chain compiles it
 // again with the others.
-func validateExpr(key, src string, asBool bool, errs *Errors) {
+func validateExpr(key, src string, asBool bool, errs *errorList) {
 	if _, err := compileExpr(src, &slotTable{}, asBool); err != nil {
 		errs.add(key, err.Error())
 	}

@@ -14,7 +14,7 @@ import (
 // recorded with its key path (relative to path): unknown keys (with the
 // closest known one), values of the wrong type. Values given as strings
 // (environment overrides) are accepted for numbers and booleans.
-func decodeInto(path string, m map[string]any, dst any, errs *Errors) {
+func decodeInto(path string, m map[string]any, dst any, errs *errorList) {
 	v := reflect.ValueOf(dst).Elem()
 	fields := map[string]reflect.Value{}
 	collectFields(v, fields)
@@ -60,7 +60,7 @@ func fieldNames(m map[string]reflect.Value) []string {
 	return out
 }
 
-func decodeValue(path string, raw any, v reflect.Value, errs *Errors) {
+func decodeValue(path string, raw any, v reflect.Value, errs *errorList) {
 	if raw == nil {
 		return // "key:" with no value leaves the default
 	}

@@ -22,7 +22,7 @@ func (c *SetConfig) typeName() string { return "set" }
 
 // Validate checks the keys.
 func (c *SetConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	switch {
 	case c.Field == "" && !c.Body:
 		errs.add("field", "needed (or body: true)")
@@ -98,7 +98,7 @@ func (c *RenameConfig) typeName() string { return "rename" }
 func (c *RenameConfig) Validate() error { return validateFromTo(&c.Common, c.From, c.To) }
 
 func validateFromTo(com *Common, from, to string) error {
-	var errs Errors
+	var errs errorList
 	if from == "" {
 		errs.add("from", "needed")
 	}
@@ -175,7 +175,7 @@ func (c *DeleteConfig) typeName() string { return "delete" }
 
 // Validate checks the keys.
 func (c *DeleteConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	if len(c.Fields) == 0 {
 		errs.add("fields", "needed: the fields to delete")
 	}
@@ -184,7 +184,7 @@ func (c *DeleteConfig) Validate() error {
 	return errs.err()
 }
 
-func validatePatterns(ps []string, errs *Errors) {
+func validatePatterns(ps []string, errs *errorList) {
 	for i, p := range ps {
 		if p == "" || strings.Contains(strings.TrimSuffix(p, "*"), "*") {
 			errs.add(fmt.Sprintf("fields[%d]", i), fmt.Sprintf("%q: want a name, or a prefix ending in *", p))
@@ -269,7 +269,7 @@ func (c *KeepConfig) typeName() string { return "keep" }
 
 // Validate checks the keys.
 func (c *KeepConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	if len(c.Fields) == 0 {
 		errs.add("fields", "needed: a keep without fields would delete every field")
 	}

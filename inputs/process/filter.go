@@ -19,7 +19,7 @@ func (c *FilterConfig) typeName() string { return "filter" }
 
 // Validate checks the keys.
 func (c *FilterConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	switch {
 	case c.DropIf == "" && c.KeepIf == "":
 		errs.add("drop_if", "needed (or keep_if)")
@@ -79,7 +79,7 @@ func (c *RouteConfig) typeName() string { return "route" }
 
 // Validate checks the keys.
 func (c *RouteConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	switch {
 	case c.Expression == "" && len(c.Cases) == 0:
 		errs.add("expression", "needed (or cases)")

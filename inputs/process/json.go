@@ -44,7 +44,7 @@ func (c *JSONConfig) typeName() string { return "json" }
 
 // Validate checks the keys.
 func (c *JSONConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	c.OnError.validate(&errs)
 	if !c.Merge && c.Target == "" {
 		errs.add("target", "needed without merge: the field that gets the parsed value")

@@ -26,7 +26,7 @@ func (c *LogfmtConfig) typeName() string { return "logfmt" }
 
 // Validate checks the keys.
 func (c *LogfmtConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	c.OnError.validate(&errs)
 	validateTypes(c.Types, nil, &errs)
 	if c.MaxFields < 0 {

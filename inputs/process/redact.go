@@ -48,7 +48,7 @@ const minHashKey = 16
 
 // Validate checks the keys.
 func (c *RedactConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	for i, d := range c.Detectors {
 		if _, ok := detectors[d]; !ok {
 			errs.add(fmt.Sprintf("detectors[%d]", i), fmt.Sprintf("unknown detector %q (detectors: %s)", d, strings.Join(detectorOrder, ", ")))

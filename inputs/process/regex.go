@@ -28,7 +28,7 @@ func (c *RegexConfig) typeName() string { return "regex" }
 
 // Validate checks the keys.
 func (c *RegexConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	c.OnError.validate(&errs)
 	if c.Pattern == "" {
 		errs.add("pattern", "needed")
@@ -57,7 +57,7 @@ func namedGroups(re *regexp.Regexp) []string {
 
 // validateTypes checks a types map; names, if not nil, are the only fields
 // that can be converted.
-func validateTypes(types map[string]string, names []string, errs *Errors) {
+func validateTypes(types map[string]string, names []string, errs *errorList) {
 	keys := make([]string, 0, len(types))
 	for k := range types {
 		keys = append(keys, k)

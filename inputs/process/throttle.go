@@ -29,7 +29,7 @@ func (c *ThrottleConfig) typeName() string { return "throttle" }
 
 // Validate checks the keys.
 func (c *ThrottleConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	if !(c.Rate > 0) || math.IsInf(c.Rate, 0) || c.Rate > 1e9 {
 		errs.add("rate", fmt.Sprintf("%v: want records per second, more than 0 and at most 1e9", c.Rate))
 	}
@@ -151,7 +151,7 @@ func (c *SampleConfig) typeName() string { return "sample" }
 
 // Validate checks the keys.
 func (c *SampleConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	if c.Rate < 1 {
 		errs.add("rate", fmt.Sprintf("%d: want N of keep 1 in N, at least 1", c.Rate))
 	}

@@ -78,7 +78,7 @@ func parseLayout(s string) (layout, error) {
 
 // Validate checks the keys.
 func (c *TimestampConfig) Validate() error {
-	var errs Errors
+	var errs errorList
 	c.OnError.validate(&errs)
 	if c.Field == "" {
 		errs.add("field", "needed: the field that holds the time")
