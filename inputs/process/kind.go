@@ -2,8 +2,10 @@ package process
 
 // The record model shared with spool/batch. Kind and Field mirror
 // batch.Kind and batch.Attr value for value and field for field; when the
-// batch package has them, these become aliases (type Kind = batch.Kind,
-// type Field = batch.Attr, the constants = batch's) and nothing else changes.
+// batch package has them, this file becomes aliases (type Kind = batch.Kind,
+// type Field = batch.Attr, the constants = batch's, Kind's String method
+// dropped for batch's) and nothing else changes. Kind's names (string, int,
+// float, bool, null, json) appear in the test runner's reports.
 
 // Kind is the type of a field's value. Value bytes are always the canonical
 // JSON-compatible text of the value: a string raw (not quoted), an int in
