@@ -261,13 +261,31 @@ func (d *Decoder) decodeValue(path string, raw any, f field) {
 			return
 		}
 		v.SetString(s)
-	case reflect.Int:
+	case reflect.Int, reflect.Int64:
 		n, ok := intValue(raw)
 		if !ok {
 			d.Fail(path, "expected an integer, got %s", describe(raw))
 			return
 		}
 		v.SetInt(n)
+	case reflect.Float64:
+		var f float64
+		switch x := raw.(type) {
+		case float64:
+			f = x
+		case int, int64, uint64:
+			f = float64(toInt(x))
+		case string:
+			var err error
+			if f, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+				d.Fail(path, "expected a number, got %q", x)
+				return
+			}
+		default:
+			d.Fail(path, "expected a number, got %s", describe(raw))
+			return
+		}
+		v.SetFloat(f)
 	case reflect.Bool:
 		switch x := raw.(type) {
 		case bool:

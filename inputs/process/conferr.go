@@ -1,38 +1,16 @@
 package process
 
-import "strings"
+import (
+	"github.com/capstan-agent/capstan/component/conf"
+)
 
-// FieldError and Errors have the shape of component/conf's, which the
-// configuration of every component returns; until that package exists they
-// live here. To switch, replace the two types and their Error methods by
-// aliases (type FieldError = conf.FieldError; type Errors = conf.Errors);
-// the package defines no other method on them.
-
-// FieldError is one problem with one key; Path is relative to the chain,
-// e.g. processors[2].drop_if.
-type FieldError struct {
-	Path string
-	Msg  string
-}
-
-func (e FieldError) Error() string {
-	if e.Path == "" {
-		return e.Msg
-	}
-	return e.Path + ": " + e.Msg
-}
-
-// Errors are all the problems found; it is an error whose text has one line
-// per problem.
-type Errors []FieldError
-
-func (e Errors) Error() string {
-	lines := make([]string, len(e))
-	for i, fe := range e {
-		lines[i] = fe.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+// FieldError and Errors are component/conf's: a processor's Validate
+// returns Errors with key paths relative to the processor, the chain's with
+// paths relative to the chain (processors[2].drop_if).
+type (
+	FieldError = conf.FieldError
+	Errors     = conf.Errors
+)
 
 // errorList collects problems while checking; err returns them as Errors.
 type errorList []FieldError
@@ -64,14 +42,4 @@ func (e errorList) err() error {
 	return Errors(e)
 }
 
-func joinPath(prefix, p string) string {
-	switch {
-	case prefix == "":
-		return p
-	case p == "":
-		return prefix
-	case p[0] == '[':
-		return prefix + p
-	}
-	return prefix + "." + p
-}
+func joinPath(prefix, p string) string { return conf.JoinPath(prefix, p) }

@@ -2,6 +2,8 @@ package process
 
 import (
 	"fmt"
+
+	"github.com/capstan-agent/capstan/component/conf"
 	"sort"
 	"strings"
 )
@@ -135,16 +137,13 @@ func (s Spec) Decode() (Config, error) {
 	}
 	mk, ok := configTypes[s.Type]
 	if !ok {
-		msg := fmt.Sprintf("unknown processor type %q (types: %s)", s.Type, strings.Join(Types(), ", "))
-		if c := closest(s.Type, Types()); c != "" {
-			msg = fmt.Sprintf("unknown processor type %q (did you mean %s?)", s.Type, c)
-		}
-		return nil, Errors{{Path: "type", Msg: msg}}
+		return nil, Errors{{Path: "type", Msg: fmt.Sprintf("unknown processor type %q (types: %s)%s", s.Type,
+			strings.Join(Types(), ", "), conf.DidYouMean(s.Type, Types()))}}
 	}
 	cfg := mk()
-	var errs errorList
-	decodeInto("", s.Keys, cfg, &errs)
-	return cfg, errs.err()
+	d := conf.NewDecoder(nil)
+	d.Decode("", s.Keys, cfg)
+	return cfg, d.Errors().Err()
 }
 
 // DecodeConfigs decodes and validates every Spec; the errors have paths

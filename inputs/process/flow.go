@@ -2,6 +2,7 @@ package process
 
 import (
 	"fmt"
+	"github.com/capstan-agent/capstan/component/conf"
 	"sort"
 	"strings"
 )
@@ -151,7 +152,7 @@ func (f *flowState) missing(name string) string {
 	}
 	sort.Strings(known)
 	msg := fmt.Sprintf("field %q is set by no earlier processor nor the input", name)
-	if s := closest(name, known); s != "" {
+	if s := conf.Suggest(name, known); s != "" && len(name) > 2 { // a one- or two-letter name is close to anything
 		return msg + fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	if len(known) == 0 {
