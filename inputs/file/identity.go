@@ -23,17 +23,20 @@ type fileStat struct {
 	id    fileID
 	size  int64
 	mtime int64
+	mode  uint32 // type and permission bits (st_mode)
 }
+
+func (s fileStat) regular() bool { return s.mode&unix.S_IFMT == unix.S_IFREG }
 
 func fromStatx(st *unix.Statx_t) fileStat {
 	id := fileID{Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}
 	if st.Mask&unix.STATX_BTIME != 0 {
 		id.Birth = st.Btime.Sec*1_000_000_000 + int64(st.Btime.Nsec)
 	}
-	return fileStat{id: id, size: int64(st.Size), mtime: st.Mtime.Sec*1_000_000_000 + int64(st.Mtime.Nsec)}
+	return fileStat{id: id, size: int64(st.Size), mtime: st.Mtime.Sec*1_000_000_000 + int64(st.Mtime.Nsec), mode: uint32(st.Mode)}
 }
 
-const statxMask = unix.STATX_INO | unix.STATX_SIZE | unix.STATX_TYPE | unix.STATX_BTIME | unix.STATX_MTIME
+const statxMask = unix.STATX_INO | unix.STATX_SIZE | unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_BTIME | unix.STATX_MTIME
 
 // statPath stats the file a path leads to (symlinks followed).
 func statPath(path string) (fileStat, error) {

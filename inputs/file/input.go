@@ -44,6 +44,7 @@ func SpoolTarget(s *spool.Spool, st *spool.Stream, input string) Target {
 type Stats struct {
 	FilesTracked atomic.Int64  // files known
 	FilesOpen    atomic.Int64  // descriptors held
+	Scans        atomic.Uint64 // glob walks done (scan_interval, and after create/remove/rename events)
 	Records      atomic.Uint64 // records appended (duplicates dropped by the spool included)
 	Bytes        atomic.Uint64 // file bytes consumed
 	Batches      atomic.Uint64 // batches appended
@@ -219,14 +220,39 @@ func (in *Input) Run(ctx context.Context) error {
 // onEvent marks a written file ready and asks for a scan on anything else.
 func (in *Input) onEvent(ev fsnotify.Event) (scan bool) {
 	if ev.Op.Has(fsnotify.Write) {
-		if t := in.byPath[ev.Name]; t != nil {
-			t.ready = true
-		}
+		in.onWrite(ev.Name)
 	}
 	if ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
 		delete(in.watched, ev.Name) // a directory that comes back is watched again
 	}
 	return ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename)
+}
+
+// onWrite marks a written file ready. A file nothing was read from yet — one
+// not tracked (its create event came before its directory was watched), or
+// one that was empty when found (every logrotate create makes one) — is
+// settled now rather than at the next scan, so that its first lines do not
+// wait for scan_interval. A copy waiting for its original is left to the
+// scan: it gets a write event per block copied.
+func (in *Input) onWrite(p string) {
+	t := in.byPath[p]
+	if t != nil && (t.classified || t.waitsForOriginal) {
+		t.ready = true
+		return
+	}
+	if t == nil && !in.matches(p) {
+		return
+	}
+	st, err := statPath(p)
+	if err != nil || !st.regular() {
+		return // gone already, or not a file: the scan will tell
+	}
+	now := time.Now()
+	in.observe(p, st, now)
+	if t = in.files[st.id]; t != nil && !t.classified {
+		in.classify(t, now)
+	}
+	in.stats.FilesTracked.Store(int64(len(in.files)))
 }
 
 // markOpenReady makes every open file try a read: the safety net for lost

@@ -67,6 +67,17 @@ func (in *Input) reconcile() {
 		}
 	}
 	in.stats.FilesTracked.Store(int64(len(in.files)))
+	in.stats.Scans.Add(1)
+}
+
+// matches reports whether an include pattern matches p and no exclude does.
+func (in *Input) matches(p string) bool {
+	for _, g := range in.include {
+		if g.match(p) {
+			return !in.excluded(p)
+		}
+	}
+	return false
 }
 
 func (in *Input) excluded(p string) bool {
@@ -199,7 +210,7 @@ func (in *Input) classify(t *tracked, now time.Time) {
 			return
 		}
 	}
-	if in.maybeCopy(t) {
+	if t.waitsForOriginal = in.maybeCopy(t); t.waitsForOriginal {
 		// A copy of a live file whose truncation is still to come
 		// (copytruncate copies until it meets the writer): wait for it, or
 		// for the original to go away, and continue its position then.

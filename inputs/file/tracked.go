@@ -42,6 +42,9 @@ type tracked struct {
 	copying    bool // a copy continuing a truncated file: may still grow up to offset
 	missed     int  // scans in a row that did not find it
 	startEnd   bool // found by the first scan with start_at: end
+	// waitsForOriginal: the last classify took it for a copy still being
+	// made of a live file (copytruncate); scans, not writes, retry it.
+	waitsForOriginal bool
 }
 
 // committed is the offset before which every line is emitted (or skipped).
