@@ -89,6 +89,9 @@ type Input struct {
 	cur     *tracked // file whose records the builder takes
 	started bool     // the builder has been reset for cur
 	srcAttr [3][]batch.Attr
+	// jsonErrAttr holds the json_error attribute of each reason a JSON
+	// record can fail for (format.JSONErrors).
+	jsonErrAttr map[error][]batch.Attr
 }
 
 // New checks cfg and makes an input; it reads nothing before Run.
@@ -125,6 +128,10 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 	}
 	in.srcAttr[format.StreamStdout] = []batch.Attr{batch.StringAttr("stream", "stdout")}
 	in.srcAttr[format.StreamStderr] = []batch.Attr{batch.StringAttr("stream", "stderr")}
+	in.jsonErrAttr = make(map[error][]batch.Attr, len(format.JSONErrors))
+	for _, err := range format.JSONErrors {
+		in.jsonErrAttr[err] = []batch.Attr{batch.StringAttr("json_error", err.Error())}
+	}
 	return in, nil
 }
 

@@ -135,13 +135,19 @@ func (in *Input) line(t *tracked, line []byte, start, end, now int64) {
 	t.dec.Line(line, start, end, now, in)
 }
 
-// Record implements format.Sink: it adds a record to the current file's batch.
-func (in *Input) Record(ts int64, stream format.Stream, body []byte) {
+// Record implements format.Sink: it adds a record to the current file's
+// batch, with its stream and, for a JSON record that does not parse, a
+// json_error attribute saying why.
+func (in *Input) Record(ts int64, stream format.Stream, body []byte, invalid error) {
 	if !in.started {
 		in.bld.Reset(in.cur.producer, in.cur.attrs)
 		in.started = true
 	}
-	in.bld.AddWithAttrs(ts, body, in.srcAttr[stream])
+	attrs := in.srcAttr[stream]
+	if invalid != nil {
+		attrs = in.jsonErrAttr[invalid]
+	}
+	in.bld.AddWithAttrs(ts, body, attrs)
 }
 
 // commit appends the batch built for t, with the offset it reaches as its
