@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -54,7 +55,10 @@ type Stats struct {
 	Truncations  atomic.Uint64 // files truncated in place (copytruncate or not)
 	Copies       atomic.Uint64 // copies that continued a truncated file's position
 	Released     atomic.Uint64 // files renamed away or deleted, read to their end and let go
-	Errors       atomic.Uint64 // read, open and append errors (each logged)
+	Errors       atomic.Uint64 // read, open and append errors (each logged; an unreadable file once until it changes)
+	// FilesUnreadable are tracked files whose last open failed. Each is
+	// warned about once, and again only when it changes.
+	FilesUnreadable atomic.Int64
 }
 
 // Input tails files into the spool. Its state is owned by the goroutine
@@ -67,6 +71,9 @@ type Input struct {
 	exclude []glob
 	decOpt  format.Options
 	stats   Stats
+	// openFile is os.Open; tests make files unreadable through it (they
+	// run as root, whom permissions do not stop).
+	openFile func(string) (*os.File, error)
 
 	files   map[fileID]*tracked
 	byPath  map[string]*tracked // current path (and symlink target) → file
@@ -111,7 +118,7 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 		files: map[fileID]*tracked{}, byPath: map[string]*tracked{}, saved: map[fileID]posEntry{},
 		watched: map[string]bool{},
 		buf:     make([]byte, cfg.ReadBufferBytes), fpBuf: make([]byte, cfg.FingerprintBytes),
-		cmpBuf: make([]byte, cfg.FingerprintBytes),
+		cmpBuf: make([]byte, cfg.FingerprintBytes), openFile: os.Open,
 	}
 	for _, p := range cfg.Include {
 		g, _ := compileGlob(p)

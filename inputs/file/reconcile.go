@@ -114,7 +114,7 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 	// Truncated and written back to the same size is possible: the content
 	// of open files is checked at every scan, closed ones when they changed.
 	changed := st.size != t.size || st.mtime != t.mtime
-	t.size, t.mtime = st.size, st.mtime
+	t.size, t.mtime, t.mode = st.size, st.mtime, st.mode
 	if t.classified && (t.f != nil || changed) && in.ensureOpen(t) {
 		in.checkContent(t, st.size)
 	}
@@ -126,7 +126,8 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 func (in *Input) discover(p string, st fileStat, now time.Time) {
 	resolved, _ := filepath.EvalSymlinks(p)
 	t := &tracked{
-		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, found: now, lastData: now,
+		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, mtime: st.mtime, mode: st.mode,
+		found: now, lastData: now,
 		part:     partitionFor(st.id, len(in.tgt.Partitions)),
 		startEnd: in.initial && in.cfg.StartAt == "end",
 		dec:      newDecoder(in.decOpt),
