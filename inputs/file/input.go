@@ -101,7 +101,9 @@ type Input struct {
 	jsonErrAttr map[error][]batch.Attr
 }
 
-// New checks cfg and makes an input; it reads nothing before Run.
+// New checks cfg and makes an input; it reads nothing before Run. log is
+// expected to name the input already (the agent's carries input and type):
+// the input adds no field of its own, so that no key is written twice.
 func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
@@ -114,7 +116,7 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 		log = zap.NewNop()
 	}
 	in := &Input{
-		cfg: cfg, tgt: tgt, log: log.With(zap.String("input", cfg.Name)),
+		cfg: cfg, tgt: tgt, log: log,
 		files: map[fileID]*tracked{}, byPath: map[string]*tracked{}, saved: map[fileID]posEntry{},
 		watched: map[string]bool{},
 		buf:     make([]byte, cfg.ReadBufferBytes), fpBuf: make([]byte, cfg.FingerprintBytes),
@@ -228,7 +230,17 @@ func (in *Input) Run(ctx context.Context) error {
 		}
 	}
 	in.savePositions()
+	in.logStop()
 	return nil
+}
+
+// logStop says what the input did, as the socket inputs do when they stop.
+func (in *Input) logStop() {
+	st := &in.stats
+	in.log.Info("stopped", zap.Int64("files_tracked", st.FilesTracked.Load()),
+		zap.Uint64("records", st.Records.Load()), zap.Uint64("bytes", st.Bytes.Load()),
+		zap.Uint64("truncated", st.Truncated.Load()), zap.Uint64("invalid", st.Invalid.Load()),
+		zap.Uint64("errors", st.Errors.Load()))
 }
 
 // onEvent marks a written file ready and asks for a scan on anything else.
