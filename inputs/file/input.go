@@ -59,6 +59,11 @@ type Stats struct {
 	// FilesUnreadable are tracked files whose last open failed. Each is
 	// warned about once, and again only when it changes.
 	FilesUnreadable atomic.Int64
+	// UnreadBytes are the bytes in tracked files past where the input has
+	// read (sum of size − read position), set at every poll and scan; while
+	// appends block on a full stream, from a stat of each file every
+	// scan_interval.
+	UnreadBytes atomic.Int64
 }
 
 // Input tails files into the spool. Its state is owned by the goroutine
@@ -71,6 +76,7 @@ type Input struct {
 	exclude []glob
 	decOpt  format.Options
 	stats   Stats
+	unread  unreadGauge
 	// openFile is os.Open; tests make files unreadable through it (they
 	// run as root, whom permissions do not stop).
 	openFile func(string) (*os.File, error)
@@ -163,6 +169,13 @@ func (in *Input) Run(ctx context.Context) error {
 		defer w.Close()
 	}
 	defer in.closeAll()
+	sampleCtx, stopSampler := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		in.sampleUnread(sampleCtx)
+	}()
+	defer func() { stopSampler(); <-sampled }()
 	var events <-chan fsnotify.Event
 	var werrs <-chan error
 	if w != nil {
@@ -205,7 +218,7 @@ func (in *Input) Run(ctx context.Context) error {
 				case <-scan.C:
 					needScan = true
 				case <-poll.C:
-					in.markOpenReady()
+					in.onPoll()
 				case <-save.C:
 					in.savePositions()
 				}
@@ -217,7 +230,7 @@ func (in *Input) Run(ctx context.Context) error {
 			case <-scan.C:
 				needScan = true
 			case <-poll.C:
-				in.markOpenReady()
+				in.onPoll()
 			case <-save.C:
 				in.savePositions()
 			default:
@@ -236,8 +249,9 @@ func (in *Input) Run(ctx context.Context) error {
 
 // logStop says what the input did, as the socket inputs do when they stop.
 func (in *Input) logStop() {
+	in.updateUnread()
 	st := &in.stats
-	in.log.Info("stopped", zap.Int64("files_tracked", st.FilesTracked.Load()),
+	in.log.Info("stopped", zap.Int64("files_tracked", st.FilesTracked.Load()), zap.Int64("unread_bytes", st.UnreadBytes.Load()),
 		zap.Uint64("records", st.Records.Load()), zap.Uint64("bytes", st.Bytes.Load()),
 		zap.Uint64("truncated", st.Truncated.Load()), zap.Uint64("invalid", st.Invalid.Load()),
 		zap.Uint64("errors", st.Errors.Load()))
@@ -281,14 +295,15 @@ func (in *Input) onWrite(p string) {
 	in.stats.FilesTracked.Store(int64(len(in.files)))
 }
 
-// markOpenReady makes every open file try a read: the safety net for lost
-// write events.
-func (in *Input) markOpenReady() {
+// onPoll makes every open file try a read, the safety net for lost write
+// events, and updates the unread gauge.
+func (in *Input) onPoll() {
 	for _, t := range in.order {
 		if t.f != nil {
 			t.ready = true
 		}
 	}
+	in.updateUnread()
 }
 
 func (in *Input) watch(dir string) {

@@ -50,11 +50,17 @@ func (in *Input) readOnce(t *tracked) bool {
 		in.fail("read", t, err)
 		return false
 	}
+	if n < len(in.buf) { // the end of the file, now
+		t.known = t.readOff + int64(n)
+	} else {
+		t.known = max(t.known, t.readOff+int64(n))
+	}
 	if n == 0 {
 		st, err := statFile(t.f)
 		if err != nil {
 			return false
 		}
+		t.known = st.size
 		if st.size < t.readOff && !t.copying {
 			in.truncated(t)
 			return true

@@ -68,6 +68,7 @@ func (in *Input) reconcile() {
 	}
 	in.stats.FilesTracked.Store(int64(len(in.files)))
 	in.stats.Scans.Add(1)
+	in.updateUnread()
 }
 
 // matches reports whether an include pattern matches p and no exclude does.
@@ -114,7 +115,7 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 	// Truncated and written back to the same size is possible: the content
 	// of open files is checked at every scan, closed ones when they changed.
 	changed := st.size != t.size || st.mtime != t.mtime
-	t.size, t.mtime, t.mode = st.size, st.mtime, st.mode
+	t.size, t.mtime, t.mode, t.known = st.size, st.mtime, st.mode, st.size
 	if t.classified && (t.f != nil || changed) && in.ensureOpen(t) {
 		in.checkContent(t, st.size)
 	}
@@ -126,7 +127,7 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 func (in *Input) discover(p string, st fileStat, now time.Time) {
 	resolved, _ := filepath.EvalSymlinks(p)
 	t := &tracked{
-		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, mtime: st.mtime, mode: st.mode,
+		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, known: st.size, mtime: st.mtime, mode: st.mode,
 		found: now, lastData: now,
 		part:     partitionFor(st.id, len(in.tgt.Partitions)),
 		startEnd: in.initial && in.cfg.StartAt == "end",
@@ -155,7 +156,7 @@ func (in *Input) classify(t *tracked, now time.Time) {
 		in.fail("stat", t, err)
 		return
 	}
-	t.size = st.size
+	t.size, t.known = st.size, st.size
 	if e, ok := in.saved[t.id]; ok {
 		delete(in.saved, t.id)
 		if match, _ := prefixMatches(t.f, in.fpBuf, e.Fingerprint); match || st.size < int64(e.Fingerprint.N) {

@@ -150,7 +150,7 @@ func TestStopLog(t *testing.T) {
 		t.Fatalf("no stop line in\n%s", out.String())
 	}
 	want := map[string]string{"input": "files", "type": "file", "files_tracked": "2", "records": "4",
-		"bytes": "55", "truncated": "1", "invalid": "0", "errors": "0"}
+		"bytes": "55", "unread_bytes": "0", "truncated": "1", "invalid": "0", "errors": "0"}
 	for k, v := range want {
 		if got := fmt.Sprint(stopped[k]); got != v {
 			t.Errorf("stop line %s = %s, want %s (%v)", k, got, v, stopped)

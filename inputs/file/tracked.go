@@ -24,6 +24,7 @@ type tracked struct {
 	offset    int64  // committed: every line before it is in the spool
 	readOff   int64  // the next byte to read
 	size      int64  // last size seen
+	known     int64  // size as last known: from a stat, or a read that reached the end
 	mtime     int64  // last modification time seen
 	mode      uint32 // last st_mode seen
 	denied    denial // the file as it was when an open failed and was warned about
