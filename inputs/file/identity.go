@@ -104,7 +104,7 @@ func prefixMatches(f *os.File, buf []byte, fp fingerprint) (bool, error) {
 	return len(b) == fp.N && sum64(b) == fp.Sum, nil
 }
 
-// producerID is the identity a file's batches carry (DESIGN §2): one per
+// producerID is the identity a file's batches carry (docs/inputs-file.md): one per
 // agent, input, file and generation (bumped on each truncation), never 0.
 func producerID(agent [16]byte, input string, id fileID, gen uint32) uint64 {
 	h := fnv.New64a()
