@@ -67,7 +67,8 @@ type Stats struct {
 }
 
 // Input tails files into the spool. Its state is owned by the goroutine
-// that calls Run; nothing else touches it.
+// that calls Run; nothing else touches it but the unread-bytes sampler,
+// which shares only unreadGauge (under its mutex) and the atomic Stats.
 type Input struct {
 	cfg     Config
 	tgt     Target
@@ -147,6 +148,7 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 	for _, err := range format.JSONErrors {
 		in.jsonErrAttr[err] = []batch.Attr{batch.StringAttr("json_error", err.Error())}
 	}
+	in.jsonErrAttr[nil] = []batch.Attr{batch.StringAttr("json_error", "unparsable")} // a reason not listed
 	return in, nil
 }
 

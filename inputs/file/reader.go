@@ -151,7 +151,10 @@ func (in *Input) Record(ts int64, stream format.Stream, body []byte, invalid err
 	}
 	attrs := in.srcAttr[stream]
 	if invalid != nil {
-		attrs = in.jsonErrAttr[invalid]
+		var ok bool
+		if attrs, ok = in.jsonErrAttr[invalid]; !ok {
+			attrs = in.jsonErrAttr[nil]
+		}
 	}
 	in.bld.AddWithAttrs(ts, body, attrs)
 }
