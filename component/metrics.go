@@ -74,7 +74,8 @@ var inputVocabulary = []Desc{
 	{"connections_closed_total", "Connections the input closed, by reason.", Counter, []string{"reason"}},
 	{"files_tracked", "Files the input knows.", Gauge, nil},
 	{"files_open", "Files the input holds open.", Gauge, nil},
-	{"pending_bytes", "Bytes written to tracked files that the input has not read yet.", Gauge, nil},
+	{"unread_bytes", "Bytes written to tracked files that the input has not read yet (it grows while the spool is full).", Gauge, nil},
+	{"files_unreadable", "Files matching the input's globs that it cannot open (each warned about once until it changes).", Gauge, nil},
 	{"file_events_total", "Rotations the input followed, by event.", Counter, []string{"event"}},
 	{"frames_total", "Protocol frames the input stored and acknowledged.", Counter, nil},
 }

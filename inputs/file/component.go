@@ -61,6 +61,8 @@ func (f *fileInput) Metrics() []component.Metric {
 		component.L("errors_total", s.Errors.Load(), "read"),
 		component.G("files_tracked", s.FilesTracked.Load()),
 		component.G("files_open", s.FilesOpen.Load()),
+		component.G("unread_bytes", s.UnreadBytes.Load()),
+		component.G("files_unreadable", s.FilesUnreadable.Load()),
 		component.L("file_events_total", s.Truncations.Load(), "truncated"),
 		component.L("file_events_total", s.Copies.Load(), "copied"),
 		component.L("file_events_total", s.Released.Load(), "released"),

@@ -23,17 +23,20 @@ type fileStat struct {
 	id    fileID
 	size  int64
 	mtime int64
+	mode  uint32 // type and permission bits (st_mode)
 }
+
+func (s fileStat) regular() bool { return s.mode&unix.S_IFMT == unix.S_IFREG }
 
 func fromStatx(st *unix.Statx_t) fileStat {
 	id := fileID{Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}
 	if st.Mask&unix.STATX_BTIME != 0 {
 		id.Birth = st.Btime.Sec*1_000_000_000 + int64(st.Btime.Nsec)
 	}
-	return fileStat{id: id, size: int64(st.Size), mtime: st.Mtime.Sec*1_000_000_000 + int64(st.Mtime.Nsec)}
+	return fileStat{id: id, size: int64(st.Size), mtime: st.Mtime.Sec*1_000_000_000 + int64(st.Mtime.Nsec), mode: uint32(st.Mode)}
 }
 
-const statxMask = unix.STATX_INO | unix.STATX_SIZE | unix.STATX_TYPE | unix.STATX_BTIME | unix.STATX_MTIME
+const statxMask = unix.STATX_INO | unix.STATX_SIZE | unix.STATX_TYPE | unix.STATX_MODE | unix.STATX_BTIME | unix.STATX_MTIME
 
 // statPath stats the file a path leads to (symlinks followed).
 func statPath(path string) (fileStat, error) {
@@ -101,7 +104,7 @@ func prefixMatches(f *os.File, buf []byte, fp fingerprint) (bool, error) {
 	return len(b) == fp.N && sum64(b) == fp.Sum, nil
 }
 
-// producerID is the identity a file's batches carry (DESIGN §2): one per
+// producerID is the identity a file's batches carry (docs/inputs-file.md): one per
 // agent, input, file and generation (bumped on each truncation), never 0.
 func producerID(agent [16]byte, input string, id fileID, gen uint32) uint64 {
 	h := fnv.New64a()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ func SpoolTarget(s *spool.Spool, st *spool.Stream, input string) Target {
 type Stats struct {
 	FilesTracked atomic.Int64  // files known
 	FilesOpen    atomic.Int64  // descriptors held
+	Scans        atomic.Uint64 // glob walks done (scan_interval, and after create/remove/rename events)
 	Records      atomic.Uint64 // records appended (duplicates dropped by the spool included)
 	Bytes        atomic.Uint64 // file bytes consumed
 	Batches      atomic.Uint64 // batches appended
@@ -56,11 +58,20 @@ type Stats struct {
 	Truncations  atomic.Uint64 // files truncated in place (copytruncate or not)
 	Copies       atomic.Uint64 // copies that continued a truncated file's position
 	Released     atomic.Uint64 // files renamed away or deleted, read to their end and let go
-	Errors       atomic.Uint64 // read, open and append errors (each logged)
+	Errors       atomic.Uint64 // read, open and append errors (each logged; an unreadable file once until it changes)
+	// FilesUnreadable are tracked files whose last open failed. Each is
+	// warned about once, and again only when it changes.
+	FilesUnreadable atomic.Int64
+	// UnreadBytes are the bytes in tracked files past where the input has
+	// read (sum of size − read position), set at every poll and scan; while
+	// appends block on a full stream, from a stat of each file every
+	// scan_interval.
+	UnreadBytes atomic.Int64
 }
 
 // Input tails files into the spool. Its state is owned by the goroutine
-// that calls Run; nothing else touches it.
+// that calls Run; nothing else touches it but the unread-bytes sampler,
+// which shares only unreadGauge (under its mutex) and the atomic Stats.
 type Input struct {
 	cfg     Config
 	tgt     Target
@@ -69,6 +80,10 @@ type Input struct {
 	exclude []glob
 	decOpt  format.Options
 	stats   Stats
+	unread  unreadGauge
+	// openFile is os.Open; tests make files unreadable through it (they
+	// run as root, whom permissions do not stop).
+	openFile func(string) (*os.File, error)
 
 	files   map[fileID]*tracked
 	byPath  map[string]*tracked // current path (and symlink target) → file
@@ -91,9 +106,14 @@ type Input struct {
 	cur     *tracked // file whose records the builder takes
 	started bool     // the builder has been reset for cur
 	srcAttr [3][]batch.Attr
+	// jsonErrAttr holds the json_error attribute of each reason a JSON
+	// record can fail for (format.JSONErrors).
+	jsonErrAttr map[error][]batch.Attr
 }
 
-// New checks cfg and makes an input; it reads nothing before Run.
+// New checks cfg and makes an input; it reads nothing before Run. log is
+// expected to name the input already (the agent's carries input and type):
+// the input adds no field of its own, so that no key is written twice.
 func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 	cfg = Defaults(cfg)
 	if err := cfg.Validate(); err != nil {
@@ -113,7 +133,7 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 		files: map[fileID]*tracked{}, byPath: map[string]*tracked{}, saved: map[fileID]posEntry{},
 		watched: map[string]bool{},
 		buf:     make([]byte, cfg.readBuffer()), fpBuf: make([]byte, cfg.FingerprintBytes),
-		cmpBuf: make([]byte, cfg.FingerprintBytes),
+		cmpBuf: make([]byte, cfg.FingerprintBytes), openFile: os.Open,
 	}
 	for _, p := range cfg.Include {
 		g, _ := compileGlob(p)
@@ -133,6 +153,11 @@ func New(cfg Config, tgt Target, log *zap.Logger) (*Input, error) {
 	}
 	in.srcAttr[format.StreamStdout] = []batch.Attr{batch.StringAttr("stream", "stdout")}
 	in.srcAttr[format.StreamStderr] = []batch.Attr{batch.StringAttr("stream", "stderr")}
+	in.jsonErrAttr = make(map[error][]batch.Attr, len(format.JSONErrors))
+	for _, err := range format.JSONErrors {
+		in.jsonErrAttr[err] = []batch.Attr{batch.StringAttr("json_error", err.Error())}
+	}
+	in.jsonErrAttr[nil] = []batch.Attr{batch.StringAttr("json_error", "unparsable")} // a reason not listed
 	return in, nil
 }
 
@@ -155,6 +180,13 @@ func (in *Input) Run(ctx context.Context) error {
 		defer w.Close()
 	}
 	defer in.closeAll()
+	sampleCtx, stopSampler := context.WithCancel(ctx)
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		in.sampleUnread(sampleCtx)
+	}()
+	defer func() { stopSampler(); <-sampled }()
 	var events <-chan fsnotify.Event
 	var werrs <-chan error
 	if w != nil {
@@ -197,7 +229,7 @@ func (in *Input) Run(ctx context.Context) error {
 				case <-scan.C:
 					needScan = true
 				case <-poll.C:
-					in.markOpenReady()
+					in.onPoll()
 				case <-save.C:
 					in.savePositions()
 				}
@@ -209,7 +241,7 @@ func (in *Input) Run(ctx context.Context) error {
 			case <-scan.C:
 				needScan = true
 			case <-poll.C:
-				in.markOpenReady()
+				in.onPoll()
 			case <-save.C:
 				in.savePositions()
 			default:
@@ -222,15 +254,24 @@ func (in *Input) Run(ctx context.Context) error {
 		}
 	}
 	in.savePositions()
+	in.logStop()
 	return nil
+}
+
+// logStop says what the input did, as the socket inputs do when they stop.
+func (in *Input) logStop() {
+	in.updateUnread()
+	st := &in.stats
+	in.log.Info("stopped", zap.Int64("files_tracked", st.FilesTracked.Load()), zap.Int64("unread_bytes", st.UnreadBytes.Load()),
+		zap.Uint64("records", st.Records.Load()), zap.Uint64("bytes", st.Bytes.Load()),
+		zap.Uint64("truncated", st.Truncated.Load()), zap.Uint64("invalid", st.Invalid.Load()),
+		zap.Uint64("errors", st.Errors.Load()))
 }
 
 // onEvent marks a written file ready and asks for a scan on anything else.
 func (in *Input) onEvent(ev fsnotify.Event) (scan bool) {
 	if ev.Op.Has(fsnotify.Write) {
-		if t := in.byPath[ev.Name]; t != nil {
-			t.ready = true
-		}
+		in.onWrite(ev.Name)
 	}
 	if ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
 		delete(in.watched, ev.Name) // a directory that comes back is watched again
@@ -238,14 +279,42 @@ func (in *Input) onEvent(ev fsnotify.Event) (scan bool) {
 	return ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename)
 }
 
-// markOpenReady makes every open file try a read: the safety net for lost
-// write events.
-func (in *Input) markOpenReady() {
+// onWrite marks a written file ready. A file nothing was read from yet — one
+// not tracked (its create event came before its directory was watched), or
+// one that was empty when found (every logrotate create makes one) — is
+// settled now rather than at the next scan, so that its first lines do not
+// wait for scan_interval. A copy waiting for its original is left to the
+// scan: it gets a write event per block copied.
+func (in *Input) onWrite(p string) {
+	t := in.byPath[p]
+	if t != nil && (t.classified || t.waitsForOriginal) {
+		t.ready = true
+		return
+	}
+	if t == nil && !in.matches(p) {
+		return
+	}
+	st, err := statPath(p)
+	if err != nil || !st.regular() {
+		return // gone already, or not a file: the scan will tell
+	}
+	now := time.Now()
+	in.observe(p, st, now)
+	if t = in.files[st.id]; t != nil && !t.classified {
+		in.classify(t, now)
+	}
+	in.stats.FilesTracked.Store(int64(len(in.files)))
+}
+
+// onPoll makes every open file try a read, the safety net for lost write
+// events, and updates the unread gauge.
+func (in *Input) onPoll() {
 	for _, t := range in.order {
 		if t.f != nil {
 			t.ready = true
 		}
 	}
+	in.updateUnread()
 }
 
 func (in *Input) watch(dir string) {

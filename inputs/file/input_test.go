@@ -76,3 +76,21 @@ func TestStartAtEnd(t *testing.T) {
 		t.Fatalf("start_at end read %q", bodies(olds))
 	}
 }
+
+// TestJSONInvalidCounted: JSON lines that do not parse are kept, marked
+// with json_error and counted; the others take the time they state.
+func TestJSONInvalidCounted(t *testing.T) {
+	h := newHarness(t, Config{Include: []string{"$LOGS/*.log"}, Format: "json"}, 1)
+	writeFile(t, h.path("a.log"), `{"ts":1700000000.5,"msg":"zap"}`+"\n"+`{"msg":"cut`+"\n"+`plain`+"\n")
+	h.start()
+	recs := h.waitCount(3)
+	if want := time.Unix(1700000000, 500_000_000).UnixNano(); recs[0].ts != want || recs[0].attrs["json_error"] != "" {
+		t.Errorf("zap line: ts %d attrs %v, want ts %d and no json_error", recs[0].ts, recs[0].attrs, want)
+	}
+	for i, want := range []string{"unexpected end", "syntax error"} {
+		if got := recs[i+1].attrs["json_error"]; got != want {
+			t.Errorf("%q: json_error %q, want %q", recs[i+1].body, got, want)
+		}
+	}
+	h.waitFor("2 invalid lines counted", func([]rec) bool { return h.in.Stats().Invalid.Load() == 2 })
+}

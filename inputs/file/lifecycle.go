@@ -1,7 +1,6 @@
 package file
 
 import (
-	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -19,10 +18,14 @@ func (in *Input) ensureOpen(t *tracked) bool {
 	if in.open >= in.cfg.MaxOpenFiles && !in.evict() {
 		return false
 	}
-	f, err := os.Open(t.path)
+	f, err := in.openFile(t.path)
 	if err != nil {
-		in.fail("open", t, err)
+		in.openFailed(t, err)
 		return false
+	}
+	if t.denied.set {
+		t.denied.set = false
+		in.stats.FilesUnreadable.Add(-1)
 	}
 	st, err := statFile(f)
 	if err != nil || st.id != t.id {
@@ -64,6 +67,24 @@ func (in *Input) closeFile(t *tracked) {
 	t.f = nil
 	in.open--
 	in.stats.FilesOpen.Store(int64(in.open))
+}
+
+// openFailed warns that t cannot be opened (permissions, most often) — once
+// per file until it changes (size, mtime or mode; another identity is
+// another file) or has been opened since: scans retry such a file every
+// scan_interval, and a warning each time would bury everything else. Until
+// then it is counted in FilesUnreadable.
+func (in *Input) openFailed(t *tracked, err error) {
+	now := denial{set: true, size: t.size, mtime: t.mtime, mode: t.mode}
+	if t.denied == now {
+		return
+	}
+	if !t.denied.set {
+		in.stats.FilesUnreadable.Add(1)
+	}
+	t.denied = now
+	in.stats.Errors.Add(1)
+	in.log.Warn("cannot open file; not warned again until it changes", zap.String("path", t.path), zap.Error(err))
 }
 
 func (in *Input) fail(op string, t *tracked, err error) {
@@ -141,6 +162,9 @@ func (in *Input) finish(t *tracked) {
 func (in *Input) drop(i int, t *tracked) {
 	in.log.Debug("drop", zap.String("path", t.origin), zap.Bool("classified", t.classified), zap.Int64("offset", t.offset))
 	in.closeFile(t)
+	if t.denied.set {
+		in.stats.FilesUnreadable.Add(-1)
+	}
 	in.unmapPaths(t)
 	delete(in.files, t.id)
 	in.order = append(in.order[:i], in.order[i+1:]...)

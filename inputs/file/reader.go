@@ -50,11 +50,17 @@ func (in *Input) readOnce(t *tracked) bool {
 		in.fail("read", t, err)
 		return false
 	}
+	if n < len(in.buf) { // the end of the file, now
+		t.known = t.readOff + int64(n)
+	} else {
+		t.known = max(t.known, t.readOff+int64(n))
+	}
 	if n == 0 {
 		st, err := statFile(t.f)
 		if err != nil {
 			return false
 		}
+		t.known = st.size
 		if st.size < t.readOff && !t.copying {
 			in.truncated(t)
 			return true
@@ -135,13 +141,22 @@ func (in *Input) line(t *tracked, line []byte, start, end, now int64) {
 	t.dec.Line(line, start, end, now, in)
 }
 
-// Record implements format.Sink: it adds a record to the current file's batch.
-func (in *Input) Record(ts int64, stream format.Stream, body []byte) {
+// Record implements format.Sink: it adds a record to the current file's
+// batch, with its stream and, for a JSON record that does not parse, a
+// json_error attribute saying why.
+func (in *Input) Record(ts int64, stream format.Stream, body []byte, invalid error) {
 	if !in.started {
 		in.bld.Reset(in.cur.producer, in.cur.attrs)
 		in.started = true
 	}
-	in.bld.AddWithAttrs(ts, body, in.srcAttr[stream])
+	attrs := in.srcAttr[stream]
+	if invalid != nil {
+		var ok bool
+		if attrs, ok = in.jsonErrAttr[invalid]; !ok {
+			attrs = in.jsonErrAttr[nil]
+		}
+	}
+	in.bld.AddWithAttrs(ts, body, attrs)
 }
 
 // commit appends the batch built for t, with the offset it reaches as its

@@ -67,6 +67,18 @@ func (in *Input) reconcile() {
 		}
 	}
 	in.stats.FilesTracked.Store(int64(len(in.files)))
+	in.stats.Scans.Add(1)
+	in.updateUnread()
+}
+
+// matches reports whether an include pattern matches p and no exclude does.
+func (in *Input) matches(p string) bool {
+	for _, g := range in.include {
+		if g.match(p) {
+			return !in.excluded(p)
+		}
+	}
+	return false
 }
 
 func (in *Input) excluded(p string) bool {
@@ -103,7 +115,7 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 	// Truncated and written back to the same size is possible: the content
 	// of open files is checked at every scan, closed ones when they changed.
 	changed := st.size != t.size || st.mtime != t.mtime
-	t.size, t.mtime = st.size, st.mtime
+	t.size, t.mtime, t.mode, t.known = st.size, st.mtime, st.mode, st.size
 	if t.classified && (t.f != nil || changed) && in.ensureOpen(t) {
 		in.checkContent(t, st.size)
 	}
@@ -115,7 +127,8 @@ func (in *Input) observe(p string, st fileStat, now time.Time) {
 func (in *Input) discover(p string, st fileStat, now time.Time) {
 	resolved, _ := filepath.EvalSymlinks(p)
 	t := &tracked{
-		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, found: now, lastData: now,
+		id: st.id, path: p, resolved: resolved, origin: p, size: st.size, known: st.size, mtime: st.mtime, mode: st.mode,
+		found: now, lastData: now,
 		part:     partitionFor(st.id, len(in.tgt.Partitions)),
 		startEnd: in.initial && in.cfg.StartAt == "end",
 		dec:      newDecoder(in.decOpt),
@@ -143,7 +156,7 @@ func (in *Input) classify(t *tracked, now time.Time) {
 		in.fail("stat", t, err)
 		return
 	}
-	t.size = st.size
+	t.size, t.known = st.size, st.size
 	if e, ok := in.saved[t.id]; ok {
 		delete(in.saved, t.id)
 		if match, _ := prefixMatches(t.f, in.fpBuf, e.Fingerprint); match || st.size < int64(e.Fingerprint.N) {
@@ -199,7 +212,7 @@ func (in *Input) classify(t *tracked, now time.Time) {
 			return
 		}
 	}
-	if in.maybeCopy(t) {
+	if t.waitsForOriginal = in.maybeCopy(t); t.waitsForOriginal {
 		// A copy of a live file whose truncation is still to come
 		// (copytruncate copies until it meets the writer): wait for it, or
 		// for the original to go away, and continue its position then.

@@ -21,10 +21,13 @@ type tracked struct {
 	producer uint64
 	part     int
 
-	offset    int64 // committed: every line before it is in the spool
-	readOff   int64 // the next byte to read
-	size      int64 // last size seen
-	mtime     int64 // last modification time seen
+	offset    int64  // committed: every line before it is in the spool
+	readOff   int64  // the next byte to read
+	size      int64  // last size seen
+	known     int64  // size as last known: from a stat, or a read that reached the end
+	mtime     int64  // last modification time seen
+	mode      uint32 // last st_mode seen
+	denied    denial // the file as it was when an open failed and was warned about
 	spoolNext uint64
 
 	f          *os.File
@@ -42,6 +45,16 @@ type tracked struct {
 	copying    bool // a copy continuing a truncated file: may still grow up to offset
 	missed     int  // scans in a row that did not find it
 	startEnd   bool // found by the first scan with start_at: end
+	// waitsForOriginal: the last classify took it for a copy still being
+	// made of a live file (copytruncate); scans, not writes, retry it.
+	waitsForOriginal bool
+}
+
+// denial is what a file looked like when it could not be opened.
+type denial struct {
+	set         bool
+	size, mtime int64
+	mode        uint32
 }
 
 // committed is the offset before which every line is emitted (or skipped).

@@ -132,8 +132,13 @@ func (s *session) connect(ctx context.Context) error {
 		_, err = conn.Write(hello)
 	}
 	var sh protocol.ServerHello
+	answer := &firstBytes{r: conn}
 	if err == nil {
-		sh, err = protocol.ReadServerHello(conn)
+		sh, err = protocol.ReadServerHello(answer)
+	}
+	if err != nil && ctx.Err() == nil {
+		answer.more(conn)
+		err = explainHello(err, answer.bytes(), o.cfg.DialTimeout)
 	}
 	if err == nil && !sh.Accepted {
 		err = fmt.Errorf("refused by %s: %s", s.endpoint, sh.Reason)

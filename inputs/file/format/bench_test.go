@@ -28,3 +28,7 @@ func BenchmarkDecodeDocker(b *testing.B) {
 func BenchmarkDecodeJSON(b *testing.B) {
 	benchDecoder(b, JSON, `{"level":"info","msg":"GET /api/v1/cart/items","id":1234,"status":200,"time":"2024-01-02T03:04:05.123Z"}`)
 }
+
+func BenchmarkDecodeJSONEpoch(b *testing.B) {
+	benchDecoder(b, JSON, `{"level":"info","ts":1714557600.123456,"caller":"cart/api.go:42","msg":"GET /api/v1/cart/items","id":1234,"status":200}`)
+}

@@ -12,7 +12,7 @@ type Kind uint8
 // Line formats.
 const (
 	Raw    Kind = iota // the line is the body
-	JSON               // the line is the body; its time from a time/timestamp/@timestamp/ts field; invalid JSON counted, kept
+	JSON               // the record is the body; its time from a time field (JSONTime); invalid JSON counted, kept, its reason given
 	Docker             // Docker json-file: log, stream, time
 	CRI                // CRI (kubelet): time stream P|F message
 )
@@ -33,8 +33,10 @@ func ParseKind(s string) (Kind, error) {
 }
 
 // Sink receives decoded records. body is valid only during the call.
+// invalid is nil, or for the JSON format one of JSONErrors: why the record
+// is not JSON (it is kept as it is).
 type Sink interface {
-	Record(ts int64, stream Stream, body []byte)
+	Record(ts int64, stream Stream, body []byte, invalid error)
 }
 
 // Options configure a Decoder.
@@ -57,8 +59,8 @@ type Decoder struct {
 	scratch []byte
 	part    [3]event // partial container lines, one per stream
 	multi   event
-	// Truncated counts records cut at MaxBytes; Invalid counts lines that did
-	// not parse as the format (they are kept whole as raw lines).
+	// Truncated counts records cut at MaxBytes; Invalid counts lines (JSON:
+	// records) that did not parse as the format (they are kept whole).
 	Truncated, Invalid uint64
 }
 
@@ -90,21 +92,12 @@ func (d *Decoder) Line(line []byte, start, end, now int64, s Sink) {
 		e, d.scratch, err = ParseDocker(line, d.scratch)
 	case CRI:
 		e, err = ParseCRI(line)
-	case JSON:
-		if !validJSON(line) {
-			err = errJSONStr
-		}
-		e.Body = line
-		e.Time = JSONTime(line)
-	default:
+	default: // Raw; JSON is checked as a whole record, in emit
 		e.Body = line
 	}
 	if err != nil {
 		d.Invalid++
 		e = Entry{Body: line}
-		if d.opt.Kind == JSON {
-			err = nil
-		}
 	}
 	if e.Time == 0 {
 		e.Time = now
@@ -161,7 +154,7 @@ func (d *Decoder) logical(ts int64, st Stream, body []byte, start, end, now int6
 			body = body[:d.opt.MaxBytes]
 			d.Truncated++
 		}
-		s.Record(ts, st, body)
+		d.emit(ts, st, body, s)
 		return
 	}
 	m := &d.multi
@@ -174,10 +167,28 @@ func (d *Decoder) logical(ts int64, st Stream, body []byte, start, end, now int6
 	}
 	if m.active {
 		m.active = false
-		s.Record(m.ts, m.stream, m.buf)
+		d.emit(m.ts, m.stream, m.buf, s)
 	}
 	m.begin(ts, st, start)
 	d.add(m, body, end, now)
+}
+
+// emit hands a whole record to s. A JSON record is checked here, after
+// multiline grouping, so that an object spread over lines is one value: its
+// time replaces the read time, and its first fault, if any, goes with it.
+func (d *Decoder) emit(ts int64, st Stream, body []byte, s Sink) {
+	var invalid error
+	if d.opt.Kind == JSON {
+		t, err := CheckJSON(body)
+		if t != 0 {
+			ts = t
+		}
+		if err != nil {
+			d.Invalid++
+			invalid = err
+		}
+	}
+	s.Record(ts, st, body, invalid)
 }
 
 // Pending is the file offset of the first line the decoder holds without
@@ -213,7 +224,7 @@ func (d *Decoder) flush(before int64, s Sink) bool {
 	}
 	if m := &d.multi; m.active && m.touched <= before {
 		m.active = false
-		s.Record(m.ts, m.stream, m.buf)
+		d.emit(m.ts, m.stream, m.buf, s)
 		did = true
 	}
 	return did

@@ -9,7 +9,6 @@ import (
 var (
 	errDocker  = errors.New("not a Docker json-file line (want {\"log\":…,\"stream\":…,\"time\":…})")
 	errJSONStr = errors.New("bad JSON string")
-	errDepth   = errors.New("JSON nested too deeply")
 )
 
 // ParseDocker parses a line of Docker's json-file log driver:
@@ -237,72 +236,4 @@ func (p *parser) hex4() (rune, bool) {
 	}
 	p.i += 4
 	return r, true
-}
-
-const maxDepth = 64
-
-// skip passes over one JSON value of any kind.
-func (p *parser) skip(depth int) error {
-	if depth > maxDepth {
-		return errDepth
-	}
-	if p.i >= len(p.b) {
-		return errDocker
-	}
-	switch p.b[p.i] {
-	case '"':
-		if _, ok := p.rawString(); !ok {
-			return errJSONStr
-		}
-		return nil
-	case '{', '[':
-		open := p.b[p.i]
-		closeC := byte('}')
-		if open == '[' {
-			closeC = ']'
-		}
-		p.i++
-		p.ws()
-		if p.eat(closeC) {
-			return nil
-		}
-		for {
-			p.ws()
-			if open == '{' {
-				if _, ok := p.rawString(); !ok {
-					return errDocker
-				}
-				p.ws()
-				if !p.eat(':') {
-					return errDocker
-				}
-				p.ws()
-			}
-			if err := p.skip(depth + 1); err != nil {
-				return err
-			}
-			p.ws()
-			if p.eat(',') {
-				continue
-			}
-			if p.eat(closeC) {
-				return nil
-			}
-			return errDocker
-		}
-	default:
-		// number, true, false, null: up to the next delimiter.
-		start := p.i
-		for p.i < len(p.b) {
-			switch p.b[p.i] {
-			case ',', '}', ']', ' ', '\t', '\r', '\n':
-				if p.i == start {
-					return errDocker
-				}
-				return nil
-			}
-			p.i++
-		}
-		return nil
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -98,15 +99,16 @@ func TestParseDocker(t *testing.T) {
 }
 
 type rec struct {
-	ts     int64
-	stream Stream
-	body   string
+	ts      int64
+	stream  Stream
+	body    string
+	invalid error
 }
 
 type sliceSink struct{ recs []rec }
 
-func (s *sliceSink) Record(ts int64, st Stream, body []byte) {
-	s.recs = append(s.recs, rec{ts, st, string(body)})
+func (s *sliceSink) Record(ts int64, st Stream, body []byte, invalid error) {
+	s.recs = append(s.recs, rec{ts, st, string(body), invalid})
 }
 
 func TestDecoderPartialsAndMultiline(t *testing.T) {
@@ -202,50 +204,189 @@ func TestDecoderNoAllocs(t *testing.T) {
 
 type countSink struct{ n int }
 
-func (c *countSink) Record(int64, Stream, []byte) { c.n++ }
+func (c *countSink) Record(int64, Stream, []byte, error) { c.n++ }
 
 func TestJSONTime(t *testing.T) {
 	want := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	half := time.Date(2023, 11, 14, 22, 13, 20, 500_000_000, time.UTC).UnixNano() // 1700000000.5
 	for _, tc := range []struct {
-		line string
-		want int64
+		name, line string
+		want       int64
 	}{
-		{`{"level":"info","time":"2024-01-02T03:04:05Z","msg":"x"}`, want},
-		{`{"nested":{"time":"2020-01-01T00:00:00Z"},"@timestamp":"2024-01-02T03:04:05Z"}`, want},
-		{`{"ts":1704164645,"msg":"numbers are not read"}`, 0},
-		{`{"time":"yesterday","timestamp":"2024-01-02T03:04:05Z"}`, want},
-		{`{"msg":"no time"}`, 0},
-		{`not json`, 0},
-		{`{"time":"2024-01-02T03:04:05Z"`, want},
+		{"logrus/slog RFC 3339", `{"level":"info","time":"2024-01-02T03:04:05Z","msg":"x"}`, want},
+		{"nested time is not the record's", `{"nested":{"time":"2020-01-01T00:00:00Z"},"@timestamp":"2024-01-02T03:04:05Z"}`, want},
+		{"zap epoch seconds", `{"level":"info","ts":1700000000.5,"msg":"x"}`, half},
+		{"epoch seconds integer", `{"ts":1704164645,"msg":"x"}`, want},
+		{"pino epoch millis", `{"level":30,"time":1704164645000,"msg":"x"}`, want},
+		{"klog epoch millis with fraction", `{"ts":1700000000500.25,"msg":"x"}`, half + 250_000},
+		{"numeric string", `{"timestamp":"1700000000.5"}`, half},
+		{"python asctime", `{"asctime":"2024-01-02 03:04:05,000","message":"x"}`, want},
+		{"space, no zone = UTC", `{"time":"2024-01-02 03:04:05"}`, want},
+		{"zap ISO 8601", `{"ts":"2024-01-02T04:04:05.000+0100"}`, want},
+		{"Serilog CLEF", `{"@t":"2024-01-02T03:04:05.0000000Z","@mt":"x"}`, want},
+		{"log4j2 timeMillis", `{"timeMillis":1704164645000,"message":"x"}`, want},
+		{"first parsable time field wins", `{"time":"yesterday","timestamp":"2024-01-02T03:04:05Z"}`, want},
+		{"negative epoch is no time", `{"ts":-5}`, 0},
+		{"boolean is no time", `{"ts":true}`, 0},
+		{"no time", `{"msg":"no time"}`, 0},
+		{"not json", `not json`, 0},
+		{"time found before the line breaks", `{"time":"2024-01-02T03:04:05Z"`, want},
 	} {
 		if got := JSONTime([]byte(tc.line)); got != tc.want {
-			t.Errorf("%s: %d, want %d", tc.line, got, tc.want)
+			t.Errorf("%s: %s: %d, want %d", tc.name, tc.line, got, tc.want)
 		}
 	}
-	line := []byte(`{"level":"info","msg":"x","time":"2024-01-02T03:04:05Z"}`)
-	if n := testing.AllocsPerRun(100, func() { JSONTime(line) }); n != 0 {
+	for _, line := range []string{
+		`{"level":"info","msg":"x","time":"2024-01-02T03:04:05Z"}`,
+		`{"level":"info","msg":"x","ts":1700000000.123456}`,
+	} {
+		b := []byte(line)
+		if n := testing.AllocsPerRun(100, func() { JSONTime(b) }); n != 0 {
+			t.Errorf("%s: %v allocs", line, n)
+		}
+	}
+}
+
+func TestParseLogTime(t *testing.T) {
+	at := func(s string) int64 {
+		for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700", "2006-01-02T15:04:05.999999999"} {
+			if tt, err := time.Parse(layout, s); err == nil {
+				return tt.UnixNano()
+			}
+		}
+		t.Fatalf("reference %q does not parse", s)
+		return 0
+	}
+	for _, tc := range []struct{ in, ref string }{
+		{"2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"},
+		{"2024-05-01T10:00:00.123456789Z", "2024-05-01T10:00:00.123456789Z"},
+		{"2024-05-01t10:00:00z", "2024-05-01T10:00:00Z"},
+		{"2024-05-01T10:00:00+02:00", "2024-05-01T10:00:00+02:00"},
+		{"2024-05-01T10:00:00.5-07:30", "2024-05-01T10:00:00.5-07:30"},
+		{"2024-05-01T10:00:00.000+0200", "2024-05-01T10:00:00+02:00"},
+		{"2024-05-01T10:00:00+02", "2024-05-01T10:00:00+02:00"},
+		{"2024-05-01 10:00:00", "2024-05-01T10:00:00Z"},
+		{"2024-05-01 10:00:00.25", "2024-05-01T10:00:00.25Z"},
+		{"2024-05-01 10:00:00,123", "2024-05-01T10:00:00.123Z"},
+		{"2024-05-01 10:00:00+02:00", "2024-05-01T10:00:00+02:00"},
+		{"2024-05-01 10:00:00 +0200", "2024-05-01T10:00:00+02:00"},
+		{"2024-05-01 10:00:00 UTC", "2024-05-01T10:00:00Z"},
+		{"2024-05-01 10:00:00.5 Z", "2024-05-01T10:00:00.5Z"},
+		{"2024-05-01T10:00:00.1234567", "2024-05-01T10:00:00.1234567"},
+		{"2024-02-29T23:59:59Z", "2024-02-29T23:59:59Z"},
+		{"1714557600", "2024-05-01T10:00:00Z"},
+		{"1714557600.25", "2024-05-01T10:00:00.25Z"},
+		{"1714557600250", "2024-05-01T10:00:00.25Z"},
+		{"1714557600250000", "2024-05-01T10:00:00.25Z"},
+		{"1714557600250000001", "2024-05-01T10:00:00.250000001Z"},
+		{"1.7145576e9", "2024-05-01T10:00:00Z"},
+		{"17145576002500e-4", "2024-05-01T10:00:00.25Z"},
+		{"0.5", "1970-01-01T00:00:00.5Z"},
+		{"4102444800", "2100-01-01T00:00:00Z"},
+		{"100000000000", "1973-03-03T09:46:40Z"},
+	} {
+		got, err := ParseLogTime([]byte(tc.in))
+		if want := at(tc.ref); err != nil || got != want {
+			t.Errorf("ParseLogTime(%q) = %d, %v; want %d (%s)", tc.in, got, err, want, tc.ref)
+		}
+	}
+	for _, s := range []string{"", "yesterday", "2024-05-01", "2024-05-01T10:00", "2024-13-01 10:00:00",
+		"2023-02-29 10:00:00", "2024-05-01 10:00:00.", "2024-05-01 10:00:00  Z", "2024-05-01 10:00:00 CEST",
+		"2024-05-01 10:00:00+2", "2024-05-01 10:00:00+02:0", "2024-05-01 10:00:00+25:00", "2024-05-01X10:00:00",
+		"-1700000000", "1700000000.", ".5", "1e", "1700000000x", "1e999", "99999999999", "9223372036854775808", "92233720368547758070",
+		"1_700_000_000", "0x6553F100"} {
+		if ts, err := ParseLogTime([]byte(s)); err == nil {
+			t.Errorf("ParseLogTime(%q) = %d, accepted", s, ts)
+		}
+	}
+	b := []byte("2024-05-01 10:00:00,123 +0200")
+	e := []byte("1714557600.123456")
+	if n := testing.AllocsPerRun(100, func() { ParseLogTime(b); ParseLogTime(e) }); n != 0 {
 		t.Errorf("%v allocs", n)
 	}
 }
 
-func TestValidJSON(t *testing.T) {
+func TestCheckJSON(t *testing.T) {
 	for _, tc := range []struct {
 		line string
-		want bool
+		want error
 	}{
-		{`{"a":1,"b":[true,null,{"c":"d\"e"}]}`, true},
-		{` [1, 2] `, true},
-		{`"s"`, true},
-		{`{"a":1`, false},
-		{`{"a" 1}`, false},
-		{`{"a":1,}`, false},
-		{`[1 2]`, false},
-		{`{"a":"x}`, false},
-		{`{} x`, false},
-		{``, false},
+		{`{"a":1,"b":[true,null,{"c":"d\"e"}],"n":-0.5e+10,"u":"\u00e9"}`, nil},
+		{` [1, 2] `, nil},
+		{`"s"`, nil},
+		{`{}`, nil},
+		{`{"a":1`, ErrJSONEnd},
+		{`{"a":"x}`, ErrJSONEnd},
+		{`{"a":tr`, ErrJSONEnd},
+		{`{"a":1.`, ErrJSONEnd},
+		{`{"a" 1}`, ErrJSONSyntax},
+		{`{"a":1,}`, ErrJSONSyntax},
+		{`[1 2]`, ErrJSONSyntax},
+		{`{"a":tru}`, ErrJSONSyntax},
+		{`{"a":01}`, ErrJSONSyntax},
+		{`{"a":.5}`, ErrJSONSyntax},
+		{`{"a":1e}`, ErrJSONSyntax},
+		{`{a:1}`, ErrJSONSyntax},
+		{`plain text`, ErrJSONSyntax},
+		{`{"a":"\x"}`, ErrJSONString},
+		{`{"a":"\u12G4"}`, ErrJSONString},
+		{`{"a":1} x`, ErrJSONTrailing},
+		{`{"a":1}{"b":2}`, ErrJSONTrailing},
+		{strings.Repeat("[", 66) + strings.Repeat("]", 66), ErrJSONDepth},
+		{``, ErrJSONEnd},
 	} {
-		if got := validJSON([]byte(tc.line)); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.line, got, tc.want)
+		if _, err := CheckJSON([]byte(tc.line)); err != tc.want {
+			t.Errorf("%s: %v, want %v", tc.line, err, tc.want)
 		}
+	}
+}
+
+// TestDecoderJSON: a JSON record takes its time, or keeps the read time and
+// says why it is not JSON; with multiline, the grouped object is the value.
+func TestDecoderJSON(t *testing.T) {
+	want := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano()
+	for _, tc := range []struct {
+		name  string
+		opt   Options
+		lines []string
+		want  []rec
+	}{
+		{name: "lines", opt: Options{Kind: JSON}, lines: []string{
+			`{"ts":1704164645,"msg":"a"}`, `{"msg":"b"}`, `{"msg":"c"`, `not json`},
+			want: []rec{{want, StreamNone, `{"ts":1704164645,"msg":"a"}`, nil}, {1, StreamNone, `{"msg":"b"}`, nil},
+				{1, StreamNone, `{"msg":"c"`, ErrJSONEnd}, {1, StreamNone, `not json`, ErrJSONSyntax}}},
+		{name: "cut at max bytes", opt: Options{Kind: JSON, MaxBytes: 12}, lines: []string{`{"msg":"a long line"}`},
+			want: []rec{{1, StreamNone, `{"msg":"a lo`, ErrJSONEnd}}},
+		{name: "multiline object", opt: Options{Kind: JSON, Start: regexp.MustCompile(`^\{`)}, lines: []string{
+			`{`, `  "time": "2024-01-02 03:04:05",`, `  "msg": "x"`, `}`, `{`},
+			want: []rec{{want, StreamNone, "{\n  \"time\": \"2024-01-02 03:04:05\",\n  \"msg\": \"x\"\n}", nil}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDecoder(tc.opt)
+			var s sliceSink
+			off := int64(0)
+			for _, l := range tc.lines {
+				d.Line([]byte(l), off, off+int64(len(l))+1, 1, &s)
+				off += int64(len(l)) + 1
+			}
+			if fmt.Sprint(s.recs) != fmt.Sprint(tc.want) {
+				t.Errorf("records\n%v\nwant\n%v", s.recs, tc.want)
+			}
+			bad := uint64(0)
+			for _, r := range tc.want {
+				if r.invalid != nil {
+					bad++
+				}
+			}
+			if d.Invalid != bad {
+				t.Errorf("invalid %d, want %d", d.Invalid, bad)
+			}
+		})
+	}
+	d := NewDecoder(Options{Kind: JSON})
+	var s countSink
+	line := []byte(`{"level":"info","ts":1700000000.123456,"caller":"main.go:12","msg":"GET /index.html","status":200}`)
+	if n := testing.AllocsPerRun(100, func() { d.Line(line, 0, 1, 1, &s) }); n != 0 {
+		t.Fatalf("%v allocs per line", n)
 	}
 }

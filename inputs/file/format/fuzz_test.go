@@ -2,8 +2,10 @@ package format
 
 import (
 	"bytes"
+	"encoding/json"
 	"regexp"
 	"testing"
+	"time"
 )
 
 func FuzzDocker(f *testing.F) {
@@ -27,9 +29,41 @@ func FuzzDocker(f *testing.F) {
 	})
 }
 
+var rfc3339 = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$`)
+
+// FuzzJSONTime: no panic; what encoding/json takes is never called invalid
+// (but for nesting past 64); a time found is after 1970; a line that
+// time.Parse reads as RFC 3339 is read the same by ParseLogTime.
 func FuzzJSONTime(f *testing.F) {
 	f.Add([]byte(`{"time":"2024-01-02T03:04:05Z","a":[1,{"b":null}]}`))
-	f.Fuzz(func(t *testing.T, line []byte) { JSONTime(line) })
+	f.Add([]byte(`{"level":"info","ts":1700000000.5,"msg":"x"}`))
+	f.Add([]byte(`{"asctime":"2024-05-01 10:00:00,123","message":"x"}`))
+	f.Add([]byte(`2024-05-01T10:00:00.123+02:00`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		ts, err := CheckJSON(line)
+		if got := JSONTime(line); got != ts {
+			t.Fatalf("JSONTime %d, CheckJSON %d", got, ts)
+		}
+		if err != nil && err != ErrJSONDepth && json.Valid(line) {
+			t.Fatalf("valid JSON called %v", err)
+		}
+		if ts < 0 {
+			t.Fatalf("time %d before 1970", ts)
+		}
+		// The line as a time on its own: what time.Parse reads as RFC 3339
+		// is read the same (time.Parse also takes a one-digit hour; RFC 3339
+		// does not).
+		if !rfc3339.Match(line) {
+			return
+		}
+		ref, perr := time.Parse(time.RFC3339Nano, string(line))
+		if perr != nil || ref.Year() < 1970 || ref.Year() > 2261 {
+			return
+		}
+		if got, err := ParseLogTime(line); err != nil || got != ref.UnixNano() {
+			t.Fatalf("ParseLogTime(%q) = %d, %v; time.Parse says %d", line, got, err, ref.UnixNano())
+		}
+	})
 }
 
 func FuzzCRI(f *testing.F) {
