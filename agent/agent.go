@@ -16,6 +16,7 @@ import (
 	"github.com/capstan-agent/capstan/agent/config"
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/inputs/process"
 	"github.com/capstan-agent/capstan/spool"
 )
 
@@ -269,8 +270,34 @@ func (a *Agent) newInput(cfg *config.Config, name string) (pending, error) {
 		cfg: in, streams: []*spool.Stream{st}, log: log,
 		agentID: a.spool.AgentID(), positions: a.spool.PositionsPath(name),
 	}
-	for _, p := range st.Partitions() {
-		u.partitions = append(u.partitions, p)
+	chain, err := cfg.Chain(in, config.InputFields(in))
+	if err != nil {
+		return pending{}, startError(u, err)
+	}
+	if chain == nil {
+		for _, p := range st.Partitions() {
+			u.partitions = append(u.partitions, p)
+		}
+	} else {
+		// The input appends to its processors, which append to the streams
+		// its records are routed to (one snapshot of the streams: a stream
+		// added later is not a route target until the input is rebuilt).
+		parts := map[string][]*spool.Partition{}
+		for n, s := range a.streams {
+			parts[n] = s.Partitions()
+		}
+		targets := func(stream string, id int) (process.Partition, bool) {
+			ps, ok := parts[stream]
+			if !ok || len(ps) == 0 {
+				return nil, false
+			}
+			return ps[id%len(ps)], true
+		}
+		u.chain, u.appendStats = chain, &process.AppendStats{}
+		names := sortedNames(parts)
+		for _, p := range st.Partitions() {
+			u.partitions = append(u.partitions, process.NewAppender(chain, p.ID(), in.Stream, names, targets, u.appendStats))
+		}
 	}
 	set := cfg.InputSettings(name, log)
 	u.build = func() (any, error) { return f.NewInput(set, in.Settings) }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/inputs/process"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -54,6 +55,17 @@ var (
 	descComponentUp     = prometheus.NewDesc("capstan_component_up", "1 while an input or output runs and is ready (running or degraded), 0 while it starts, restarts or is stopped.", []string{"kind", "name", "type"}, nil)
 	descComponentState  = prometheus.NewDesc("capstan_component_state", "1 for the state an input or output is in (starting, running, degraded, restarting, stopped), 0 for the others.", []string{"kind", "name", "type", "state"}, nil)
 	descComponentRestar = prometheus.NewDesc("capstan_component_restarts_total", "Times an input or output failed and was restarted.", []string{"kind", "name", "type"}, nil)
+	procLabels          = []string{"input", "name", "type"}
+	descProcIn          = prometheus.NewDesc("capstan_processor_records_in_total", "Records a processor was given.", procLabels, nil)
+	descProcOut         = prometheus.NewDesc("capstan_processor_records_out_total", "Records a processor passed on (skipped ones included).", procLabels, nil)
+	descProcSkipped     = prometheus.NewDesc("capstan_processor_skipped_records_total", "Records a processor passed untouched because its if was false.", procLabels, nil)
+	descProcDropped     = prometheus.NewDesc("capstan_processor_dropped_records_total", "Records a processor dropped, by reason.", append(procLabels, "reason"), nil)
+	descProcParseErr    = prometheus.NewDesc("capstan_processor_parse_errors_total", "Records a parser could not parse (kept and flagged unless on_error says drop).", procLabels, nil)
+	descProcEvalErr     = prometheus.NewDesc("capstan_processor_eval_errors_total", "Expressions that failed at run time (the record kept as if the processor were not there).", procLabels, nil)
+	descProcRedacted    = prometheus.NewDesc("capstan_processor_redacted_values_total", "Values a redact processor changed or dropped.", procLabels, nil)
+	descProcRouteMiss   = prometheus.NewDesc("capstan_processor_route_misses_total", "Records a route sent to its default because the expression named no declared stream.", procLabels, nil)
+	descProcThrottled   = prometheus.NewDesc("capstan_processor_throttled_records_total", "Records a throttle dropped, by key (the busiest keys; the rest as other).", append(procLabels, "key"), nil)
+	descInputDemoted    = prometheus.NewDesc("capstan_input_processed_demoted_values_total", "Typed values from processors kept as strings because a batch could not hold them as typed.", []string{"name", "type"}, nil)
 	descReady           = prometheus.NewDesc("capstan_ready", "1 when the agent is ready (as /readyz).", nil, nil)
 )
 
@@ -86,7 +98,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descSpoolBlocked, descSpoolRecords, descSpoolBatches, descSpoolAppBytes, descSpoolDups, descSpoolDropSegs,
 		descSpoolDropRecs, descSpoolBlockedNow, descSpoolBlockedSec, descSpoolBlockedB, descSpoolBudget, descSpoolFsyncs,
 		descSpoolFsyncErrs, descSpoolFsyncSec, descSpoolFsyncMax, descRecoveryCut, descOutputLag, descOutputLagBytes, descComponentUp, descComponentState,
-		descComponentRestar, descReady} {
+		descComponentRestar, descReady, descProcIn, descProcOut, descProcSkipped, descProcDropped, descProcParseErr,
+		descProcEvalErr, descProcRedacted, descProcRouteMiss, descProcThrottled, descInputDemoted} {
 		ch <- d
 	}
 	for _, byName := range c.vocab {
@@ -154,7 +167,37 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if src, ok := u.component().(component.MetricSource); ok {
 			c.componentMetrics(ch, u, src.Metrics())
 		}
+		if u.chain != nil {
+			processorMetrics(ch, u)
+		}
 	}
+}
+
+// processorMetrics exposes an input's processors, one series per processor.
+func processorMetrics(ch chan<- prometheus.Metric, u *unit) {
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), l...)
+	}
+	for _, p := range u.chain.Processors() {
+		l := []string{u.id.Name, p.Name, p.Type}
+		s := p.Stats
+		counter(descProcIn, s.In.Load(), l...)
+		counter(descProcOut, s.Out.Load(), l...)
+		counter(descProcSkipped, s.Skipped.Load(), l...)
+		for _, r := range process.Reasons() {
+			counter(descProcDropped, s.Dropped[r].Load(), append(l, r.String())...)
+		}
+		counter(descProcParseErr, s.ParseErrors.Load(), l...)
+		counter(descProcEvalErr, s.EvalErrors.Load(), l...)
+		counter(descProcRedacted, s.Redacted.Load(), l...)
+		counter(descProcRouteMiss, s.RouteMisses.Load(), l...)
+		if p.DroppedByKey != nil {
+			for _, kc := range p.DroppedByKey() {
+				counter(descProcThrottled, kc.Dropped, append(l, kc.Key)...)
+			}
+		}
+	}
+	counter(descInputDemoted, u.appendStats.Demoted.Load(), u.id.Name, u.id.Type)
 }
 
 func (c *collector) outputLag(ch chan<- prometheus.Metric, sp *spool.Spool, u *unit) {

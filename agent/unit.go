@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/capstan-agent/capstan/component"
+	"github.com/capstan-agent/capstan/inputs/process"
 	"github.com/capstan-agent/capstan/spool"
 )
 
@@ -31,6 +32,8 @@ type unit struct {
 	positions   string
 	partitions  []component.Partition
 	inherit     component.Inheritance // what the previous instance left, for the first Run
+	chain       *process.Chain        // an input's processors, or nil
+	appendStats *process.AppendStats
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -162,6 +162,15 @@ type Listeners interface {
 	Listeners() []Listener
 }
 
+// RecordFields is implemented by the Config of an input that says which
+// record attributes it sets itself (syslog's severity, the container
+// runtime's stream), so that processors that read a field no step sets are
+// refused at validate. "x*" stands for every name starting with x, "*" for
+// any name.
+type RecordFields interface {
+	RecordFields() []string
+}
+
 // Files is implemented by Configs that read or write paths the agent can
 // check against each other (an output writing into its own input's globs).
 type Files interface {

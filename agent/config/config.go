@@ -6,6 +6,7 @@ import (
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/inputs/process"
 )
 
 // Config is the whole configuration of an agent. Field tags name the YAML
@@ -61,7 +62,17 @@ type Input struct {
 	// Attributes are static source attributes of this input's batches,
 	// over the top-level ones; a value "" removes an inherited one.
 	Attributes map[string]string `koanf:"attributes"`
-	Settings   component.Config  `koanf:"-"`
+	// Processors run on the input's records before they are appended:
+	// docs/processors.md.
+	Processors []Processor      `koanf:"processors"`
+	Settings   component.Config `koanf:"-"`
+}
+
+// Processor is one item of an input's processors list: its type, and the
+// type's own Config.
+type Processor struct {
+	Type   string         `koanf:"type"`
+	Config process.Config `koanf:"-"`
 }
 
 // Output is one entry of outputs: the keys every output has, and its type's

@@ -13,6 +13,7 @@ import (
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/inputs/process"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
@@ -107,6 +108,8 @@ func Load(opts Options) (*Loaded, error) {
 		v.Set(reflect.ValueOf(out))
 	})
 
+	d.Hook(reflect.TypeFor[Processor](), decodeProcessor)
+
 	cfg := &Config{}
 	conf.ApplyDefaults(cfg)
 	cfg.DataDir = DefaultDataDir(func(s string) string { v, _ := tree.Lookup(s); return v })
@@ -155,6 +158,61 @@ func decodeTyped(d *conf.Decoder, path string, raw any, common any, kind compone
 	return settings
 }
 
+// decodeProcessor decodes one item of a processors list into its type's
+// Config.
+func decodeProcessor(d *conf.Decoder, path string, raw any, v reflect.Value) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		d.Fail(path, "expected a processor (a mapping with a type), got %v", raw)
+		return
+	}
+	t, _ := m["type"].(string)
+	if t == "" {
+		d.Fail(conf.Join(path, "type"), "missing: every processor needs a type (one of %s)", strings.Join(process.Types(), ", "))
+		return
+	}
+	cfg, ok := process.NewConfig(t)
+	if !ok {
+		d.Fail(conf.Join(path, "type"), "unknown processor type %q (expected one of %s)%s", t, strings.Join(process.Types(), ", "), conf.DidYouMean(t, process.Types()))
+		return
+	}
+	p := Processor{Type: t, Config: cfg}
+	d.Decode(path, m, &p, cfg)
+	v.Set(reflect.ValueOf(p))
+}
+
+// Chain builds an input's processor chain (nil without processors); its
+// errors have paths relative to the input (processors[2].drop_if).
+func (c *Config) Chain(in *Input, inputFields []string) (*process.Chain, error) {
+	if len(in.Processors) == 0 {
+		return nil, nil
+	}
+	cfgs := make([]process.Config, len(in.Processors))
+	for i, p := range in.Processors {
+		cfgs[i] = p.Config
+	}
+	return process.NewFromConfigs(cfgs, process.Options{Streams: c.StreamNames(), InputFields: inputFields})
+}
+
+// StreamNames are the declared streams and the default one.
+func (c *Config) StreamNames() []string {
+	names := sortedKeys(c.Streams)
+	if _, ok := c.Streams[DefaultStream]; !ok {
+		names = append(names, DefaultStream)
+	}
+	return names
+}
+
+// InputFields are the record fields an input sets before its processors
+// run, as its Config says (component.RecordFields); any field when it does
+// not say.
+func InputFields(in *Input) []string {
+	if rf, ok := in.Settings.(component.RecordFields); ok {
+		return rf.RecordFields()
+	}
+	return []string{"*"}
+}
+
 // InputSettings are what the input name is built with.
 func (c *Config) InputSettings(name string, log *zap.Logger) component.Settings {
 	in := c.Inputs[name]
@@ -198,6 +256,9 @@ func build(d *conf.Decoder, cfg *Config, reg *component.Registry) {
 			continue
 		}
 		path := conf.Join("inputs", name)
+		if _, err := cfg.Chain(in, InputFields(in)); err != nil {
+			report(path, err)
+		}
 		if err := in.Settings.Validate(); err != nil {
 			report(path, err)
 			continue

@@ -8,6 +8,7 @@ import (
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/inputs/process"
 	"github.com/capstan-agent/capstan/spool"
 	"go.uber.org/zap"
 )
@@ -112,6 +113,9 @@ func (c *Config) validateStreams(d *conf.Decoder) {
 			continue
 		}
 		written[in.Stream] = true
+		for _, st := range RouteTargets(in) {
+			written[st] = true
+		}
 	}
 	for _, name := range sortedKeys(c.Outputs) {
 		out := c.Outputs[name]
@@ -283,4 +287,23 @@ func GlobMatch(glob, path string) bool {
 		return len(p) == 0
 	}
 	return match(gp, pp)
+}
+
+// RouteTargets are the streams an input's route processors name (cases and
+// defaults; an expression's literal results are checked by the chain).
+func RouteTargets(in *Input) []string {
+	var out []string
+	for _, p := range in.Processors {
+		r, ok := p.Config.(*process.RouteConfig)
+		if !ok {
+			continue
+		}
+		for _, c := range r.Cases {
+			out = append(out, c.Stream)
+		}
+		if r.Default != "" {
+			out = append(out, r.Default)
+		}
+	}
+	return out
 }

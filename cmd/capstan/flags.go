@@ -97,3 +97,20 @@ func sourceName(path string) string {
 	}
 	return path
 }
+
+// parseArgs is parse for commands that take arguments: flags may come
+// before or after them; fs.Args() are the arguments afterwards.
+func parseArgs(fs *flag.FlagSet, args []string, help string, stdout, stderr io.Writer) int {
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, help)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "capstan %s: %v (see capstan %s --help)\n", fs.Name(), err, fs.Name())
+		return exitUsage
+	}
+	fs.Parse(append([]string{"--"}, pos...)) // leave the arguments in fs.Args()
+	return -1
+}

@@ -38,6 +38,8 @@ Usage:
   capstan spool inspect DIR       show streams, partitions, segments and checkpoints
   capstan spool dump DIR STREAM   print a stream's records (STREAM/N: one partition) as NDJSON
   capstan spool lag DIR           how far each consumer is behind
+  capstan process [-c FILE] [FILE]  run an input's processors over sample lines
+  capstan test [-c FILE] TESTFILE   check processor unit tests
   capstan bench [-hops 1|2]       measure file → agents → tcp receiver on this machine
   capstan version                 print the version and the input/output types built in
   capstan COMMAND --help          flags of a command
@@ -91,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		return exitOK
 	case "spool":
 		return runSpool(args[1:], stdout, stderr)
+	case "process":
+		return runProcess(args[1:], stdout, stderr)
+	case "test":
+		return runTest(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(args[1:], stdout, stderr)
 	default:

@@ -21,6 +21,7 @@ func TestInterpolate(t *testing.T) {
 		{in: "${NOPE}", err: "environment variable NOPE is not set"},
 		{in: "${A", err: "unterminated"},
 		{in: "${1X}", err: "not a variable name"},
+		{in: "pod ${k8s.pod.name} in ${A}", want: "pod ${k8s.pod.name} in 1"},
 	} {
 		got, err := Interpolate(tc.in, env)
 		if tc.err != "" {

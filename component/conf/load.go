@@ -216,8 +216,9 @@ func expandValue(d *Decoder, path, s string, lookup func(string) (string, bool))
 }
 
 // Interpolate expands ${VAR} (VAR must be set) and ${VAR:-default} (default
-// when VAR is unset or empty) in s; $$ is a literal $, and a $ followed by
-// anything else is kept as it is.
+// when VAR is unset or empty) in s; $$ is a literal $, ${a.dotted.name} (no
+// environment variable has a dot) is kept for processor templates, and a $
+// followed by anything else is kept as it is.
 func Interpolate(s string, lookup func(string) (string, bool)) (string, error) {
 	if !strings.Contains(s, "$") {
 		return s, nil
@@ -245,6 +246,13 @@ func Interpolate(s string, lookup func(string) (string, bool)) (string, error) {
 		}
 		expr := s[i+2 : i+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
+		if !hasDef && strings.Contains(name, ".") && !strings.ContainsAny(name, "${") {
+			// A dotted name is no environment variable: it is a
+			// processor template's field (${k8s.pod.name}), kept as it is.
+			b.WriteString(s[i : i+end+1])
+			i += end
+			continue
+		}
 		if !validEnvName(name) {
 			return "", fmt.Errorf("${%s}: %q is not a variable name", expr, name)
 		}

@@ -186,3 +186,7 @@ func (c *Config) Validate() error {
 
 // Files are the globs the input reads, for the agent's loop check.
 func (c *Config) Files() (reads, writes []string) { return c.Include, nil }
+
+// RecordFields are the record attributes the input sets itself: the
+// container runtime's stream (docker, cri) and json_error.
+func (c *Config) RecordFields() []string { return []string{"stream", "json_error"} }

@@ -176,3 +176,7 @@ func (f *forwardInput) Metrics() []component.Metric {
 		component.L("errors_total", bad, "bad_frame"),
 	}
 }
+
+// RecordFields: a forward input's records come from other agents, with any
+// field their processors set.
+func (c *InputConfig) RecordFields() []string { return []string{"*"} }

@@ -8,7 +8,8 @@ import (
 	"io"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // LinesOptions configure RunLines.
@@ -152,53 +153,8 @@ func appendFieldsJSON(dst []byte, fields []Field) []byte {
 	return append(dst, '}')
 }
 
-func appendValueJSON(dst []byte, f Field) []byte {
-	switch f.Kind {
-	case KindInt, KindFloat, KindBool:
-		return append(dst, f.Value...)
-	case KindNull:
-		return append(dst, "null"...)
-	case KindJSON:
-		if utf8.Valid(f.Value) {
-			return append(dst, f.Value...)
-		}
-	}
-	return appendJSONString(dst, f.Value)
-}
+// appendValueJSON and appendJSONString are the batch package's JSON
+// writers: capstan process prints values as every JSON output writes them.
+func appendValueJSON(dst []byte, f Field) []byte { return batch.AppendJSONValue(dst, f) }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends b as a JSON string; bytes that are not UTF-8
-// become U+FFFD.
-func appendJSONString(dst, b []byte) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, b[i:i+size]...)
-		}
-		i += size
-	}
-	return append(dst, '"')
-}
+func appendJSONString(dst, b []byte) []byte { return batch.AppendJSONString(dst, b) }

@@ -331,3 +331,19 @@ func (s *socketInput) Metrics() []component.Metric {
 	}
 	return ms
 }
+
+// recordFields are the record attributes a socket input sets: the peer,
+// truncation and the syslog fields.
+var recordFields = []string{"peer", "truncated", "syslog_error", "facility", "severity", "host", "app", "procid", "msgid", "sd.*"}
+
+// RecordFields are the record attributes a tcp input sets.
+func (c *TCPConfig) RecordFields() []string { return recordFields }
+
+// RecordFields are the record attributes a udp input sets.
+func (c *UDPConfig) RecordFields() []string { return recordFields }
+
+// RecordFields are the record attributes a unix input sets.
+func (c *UnixConfig) RecordFields() []string { return recordFields }
+
+// RecordFields are the record attributes a unixgram input sets.
+func (c *UnixgramConfig) RecordFields() []string { return recordFields }
