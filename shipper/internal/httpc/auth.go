@@ -201,3 +201,15 @@ func readSecret(path string) (string, error) {
 	}
 	return string(b), nil
 }
+
+// Header is the auth header's name and value (for gRPC metadata).
+func (z *Authorizer) Header() (name, value string, err error) {
+	h := make(map[string][]string, 1)
+	if err := z.Apply(h); err != nil {
+		return "", "", err
+	}
+	for k, v := range h {
+		return k, v[0], nil
+	}
+	return "", "", nil
+}
