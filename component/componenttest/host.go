@@ -1,5 +1,3 @@
-// Package componenttest runs inputs and outputs in tests the way the agent
-// does: with a host backed by a real spool, and the states they report.
 package componenttest
 
 import (
