@@ -30,6 +30,8 @@ type unit struct {
 	checkpoints component.Checkpointer
 	positions   string
 	partitions  []component.Partition
+	deadLetter  []component.Partition // of the stream an output's dead letters go to
+	statePath   string                // an output's own state file
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -206,3 +208,10 @@ func (h *host) Partitions() []component.Partition   { return h.u.partitions }
 func (h *host) PositionsPath() string               { return h.u.positions }
 func (h *host) Streams() []*spool.Stream            { return h.u.streams }
 func (h *host) Checkpoints() component.Checkpointer { return h.u.checkpoints }
+
+// DeadLetterPartitions are the partitions of the stream the output's
+// dead_letter names (component.DeadLetterHost).
+func (h *host) DeadLetterPartitions() []component.Partition { return h.u.deadLetter }
+
+// StatePath is the output's own state file (component.StateHost).
+func (h *host) StatePath() string { return h.u.statePath }

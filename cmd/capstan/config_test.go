@@ -23,6 +23,7 @@ import (
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/inputs/socket"
+	"github.com/capstan-agent/capstan/shipper/delivery"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/lines"
 )
@@ -206,27 +207,30 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 // keys of some Config sections (embedded structs flattened), defaults applied.
 func docSections() map[string][]any {
 	return map[string][]any{
-		"top":             {&config.Config{}},
-		"log":             {&config.Log{}},
-		"http":            {&config.HTTP{}},
-		"spool":           {&config.Spool{}},
-		"streams":         {&config.Stream{}},
-		"inputs":          {&config.Input{}},
-		"input file":      {&file.Config{}},
-		"input multiline": {&file.MultilineConfig{}},
-		"input tcp":       {&socket.TCPConfig{}},
-		"input udp":       {&socket.UDPConfig{}},
-		"input unix":      {&socket.UnixConfig{}},
-		"input unixgram":  {&socket.UnixgramConfig{}},
-		"input forward":   {&fwdin.InputConfig{}},
-		"input tls":       {&tlsconf.Server{}},
-		"outputs":         {&config.Output{}},
-		"output forward":  {&fwdout.OutputConfig{}},
-		"output stdout":   {&lines.StdoutConfig{}},
-		"output file":     {&lines.FileConfig{}},
-		"output tcp":      {&lines.TCPConfig{}},
-		"output tls":      {&tlsconf.Client{}},
-		"output backoff":  {&fwdout.Backoff{}},
+		"top":                {&config.Config{}},
+		"log":                {&config.Log{}},
+		"http":               {&config.HTTP{}},
+		"spool":              {&config.Spool{}},
+		"streams":            {&config.Stream{}},
+		"inputs":             {&config.Input{}},
+		"input file":         {&file.Config{}},
+		"input multiline":    {&file.MultilineConfig{}},
+		"input tcp":          {&socket.TCPConfig{}},
+		"input udp":          {&socket.UDPConfig{}},
+		"input unix":         {&socket.UnixConfig{}},
+		"input unixgram":     {&socket.UnixgramConfig{}},
+		"input forward":      {&fwdin.InputConfig{}},
+		"input tls":          {&tlsconf.Server{}},
+		"outputs":            {&config.Output{}},
+		"output forward":     {&fwdout.OutputConfig{}},
+		"output stdout":      {&lines.StdoutConfig{}},
+		"output file":        {&lines.FileConfig{}},
+		"output tcp":         {&lines.TCPConfig{}},
+		"output tls":         {&tlsconf.Client{}},
+		"output backoff":     {&fwdout.Backoff{}},
+		"output batch":       {&delivery.Batch{}},
+		"output retry":       {&delivery.RetryConfig{}},
+		"output dead_letter": {&delivery.DeadLetter{}},
 	}
 }
 

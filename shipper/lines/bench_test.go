@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capstan-agent/capstan/shipper/delivery"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -22,11 +23,12 @@ func BenchmarkEncode(b *testing.B) {
 	for _, f := range []Format{Raw, NDJSON} {
 		b.Run(string(f), func(b *testing.B) {
 			e := encoder{format: f}
+			var req delivery.Request
 			b.ReportAllocs()
 			b.SetBytes(int64(len(bt)))
 			for i := 0; i < b.N; i++ {
-				e.buf = e.buf[:0]
-				e.appendBatches(bt, 0)
+				req.Body = req.Body[:0]
+				encodeAll(b, e, bt, 0, &req)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/line")
 		})
@@ -100,8 +102,10 @@ func BenchmarkTCPOneHop(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		name := "bench" + string(rune('a'+i%26)) + string(rune('a'+i/26))
-		c, err := NewTCP(settings(name), &TCPConfig{Encoding: Raw, Address: ln.Addr().String(), ConnectTimeout: time.Second})
-		o := mustOutput(b, c, err)
+		o, err := NewTCP(settings(name), defaults(func(c *TCPConfig) { c.Address = ln.Addr().String() }))
+		if err != nil {
+			b.Fatal(err)
+		}
 		h := host(s, name, st)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)

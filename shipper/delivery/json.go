@@ -1,4 +1,4 @@
-package lines
+package delivery
 
 import (
 	"encoding/binary"
@@ -9,35 +9,50 @@ import (
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
-// AppendNDJSON appends a record as one NDJSON line,
-// {"ts":"<RFC 3339>","attrs":{…},"body":"…"} and a newline: the batch's
-// source attributes src first, then the record's own, which win on a clash
-// only in the reader's eyes (both are written). It does not allocate beyond
-// growing out. The stdout, file and tcp outputs all write this.
-func AppendNDJSON(out []byte, src batch.AttrIter, rec *batch.Record) []byte {
+// AppendNDJSON appends rec as one NDJSON line:
+// {"ts":"<RFC 3339>","attrs":{…},"body":"…"} and a newline. attrs holds the
+// record's source attributes first, then its own, which win on a clash only
+// in the reader's eyes (both are written). It does not allocate beyond
+// growing out. The stdout, tcp and file outputs and the dead-letter file
+// write this.
+func AppendNDJSON(out []byte, rec *Record) []byte {
+	return append(appendJSON(out, rec, nil), '\n')
+}
+
+// AppendJSON is AppendNDJSON without the newline.
+func AppendJSON(out []byte, rec *Record) []byte { return appendJSON(out, rec, nil) }
+
+func appendJSON(out []byte, rec *Record, extra []batch.Attr) []byte {
 	out = append(out, `{"ts":"`...)
 	out = time.Unix(0, rec.Timestamp).UTC().AppendFormat(out, time.RFC3339Nano)
 	out = append(out, '"')
-	own := rec.Attrs()
-	if src.Len()+own.Len() > 0 {
+	src, own := rec.SourceAttrs(), rec.Attrs()
+	if src.Len()+own.Len()+len(extra) > 0 {
 		out = append(out, `,"attrs":{`...)
 		first := true
-		for _, it := range []*batch.AttrIter{&src, &own} {
-			for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-				if !first {
-					out = append(out, ',')
-				}
-				first = false
-				out = appendJSONString(out, k)
-				out = append(out, ':')
-				out = appendJSONString(out, v)
+		attr := func(k, v []byte) {
+			if !first {
+				out = append(out, ',')
 			}
+			first = false
+			out = AppendJSONString(out, k)
+			out = append(out, ':')
+			out = AppendJSONString(out, v)
+		}
+		for k, v, ok := src.Next(); ok; k, v, ok = src.Next() {
+			attr(k, v)
+		}
+		for k, v, ok := own.Next(); ok; k, v, ok = own.Next() {
+			attr(k, v)
+		}
+		for _, a := range extra {
+			attr(a.Key, a.Value)
 		}
 		out = append(out, '}')
 	}
 	out = append(out, `,"body":`...)
-	out = appendJSONString(out, rec.Body)
-	return append(out, '}', '\n')
+	out = AppendJSONString(out, rec.Body)
+	return append(out, '}')
 }
 
 const hex = "0123456789abcdef"
@@ -63,8 +78,10 @@ var safe = func() (t [256]bool) {
 	return t
 }()
 
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(out, s []byte) []byte {
+// AppendJSONString appends s as a JSON string; invalid UTF-8 becomes
+// U+FFFD (as encoding/json does), U+2028 and U+2029 are escaped. It checks
+// eight bytes at a time for bytes that need escaping.
+func AppendJSONString(out, s []byte) []byte {
 	out = append(out, '"')
 	for i := 0; i < len(s); {
 		// Copy the run of bytes that need no escaping in one go, checking

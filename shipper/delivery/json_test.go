@@ -1,4 +1,4 @@
-package lines
+package delivery
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ func TestJSONString(t *testing.T) {
 	for c := 0; c < 256; c++ {
 		for pos := range 9 {
 			s := []byte(strings.Repeat("a", pos) + string([]byte{byte(c)}) + strings.Repeat("b", 9-pos))
-			got := appendJSONString(nil, s)
+			got := AppendJSONString(nil, s)
 			var back string
 			if err := json.Unmarshal(got, &back); err != nil {
 				t.Fatalf("byte %#x at %d: %q is not JSON: %v", c, pos, got, err)
@@ -30,7 +30,7 @@ func FuzzJSONString(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, s []byte) {
-		got := appendJSONString(nil, s)
+		got := AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatalf("%q is not JSON: %v", got, err)

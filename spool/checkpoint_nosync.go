@@ -1,0 +1,114 @@
+package spool
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// CommitNoSync is Commit without waiting for the disk. The file is still
+// replaced atomically (a temporary file renamed over it), so a killed
+// process leaves the old offsets or the new ones, never a mix: the page
+// cache outlives the process. A power loss may lose the commits made since
+// the consumer's last Sync. Outputs commit this way after every
+// acknowledged request and Sync on an interval and when they stop.
+func (c *Checkpoints) CommitNoSync(consumer string, offsets map[Key]uint64) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.mu.Lock()
+	cur, ok := c.consumers[consumer]
+	if !ok {
+		c.mu.Unlock()
+		return fmt.Errorf("commit for unregistered consumer %q", consumer)
+	}
+	for k, v := range offsets {
+		cur[k] = v
+	}
+	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(cur))}
+	for k, v := range cur {
+		f.Offsets[k.String()] = v
+	}
+	c.mu.Unlock()
+	b, _ := json.Marshal(f)
+	if err := replaceFile(filepath.Join(c.dir, consumer), b); err != nil {
+		return fmt.Errorf("commit checkpoint: %w", err)
+	}
+	keys := make([]Key, 0, len(offsets))
+	for k := range offsets {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		if p := c.spool.partition(k); p != nil {
+			p.committed()
+		}
+	}
+	return nil
+}
+
+// Sync makes the consumer's last commit durable: its file, then the
+// directory that names it.
+func (c *Checkpoints) Sync(consumer string) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	path := filepath.Join(c.dir, consumer)
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sync checkpoint: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync checkpoint %s: %w", path, err)
+	}
+	return syncDir(c.dir)
+}
+
+// ReplaceFile replaces path with data atomically without fsync: a killed
+// process leaves the old content or the new, a power loss may leave the
+// old. Pair it with SyncFile where power loss matters.
+func ReplaceFile(path string, data []byte) error { return replaceFile(path, data) }
+
+func replaceFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// SyncFile fsyncs path and its directory: what ReplaceFile wrote becomes
+// durable.
+func SyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
