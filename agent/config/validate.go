@@ -150,7 +150,7 @@ func (c *Config) validateStreams(d *conf.Decoder) {
 			continue
 		}
 		s := dl.DeadLetterStream()
-		path := conf.Join(conf.Join("outputs", name), "dead_letter.stream")
+		path := conf.Join(conf.Join(conf.Join("outputs", name), "dead_letter"), "stream")
 		switch {
 		case !declared[s]:
 			d.Fail(path, "stream %q is not declared under streams%s", s, conf.DidYouMean(s, names))

@@ -449,3 +449,77 @@ outputs:
 		t.Fatalf("exit %d:\n%s", code, p.allLogs())
 	}
 }
+
+// TestDeadLetterStream: an output that gives up (retry.max_attempts on a
+// peer that is down) sends the records to its dead-letter stream with the
+// reason; a second output ships that stream to a file.
+func TestDeadLetterStream(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // down for good
+	dead := filepath.Join(dir, "dead.ndjson")
+	cfgPath := filepath.Join(dir, "capstan.yaml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+streams:
+  default: {}
+  dead: {}
+inputs:
+  in: {type: tcp, listen: ["127.0.0.1:0"]}
+outputs:
+  peer:
+    type: tcp
+    streams: [default]
+    address: %q
+    retry: {initial: 10ms, max: 20ms, max_attempts: 3}
+    dead_letter: {stream: dead}
+  kept: {type: file, streams: [dead], path: %q, encoding: ndjson}
+`, data, addr, dead)), 0o644)
+	fillSpool(t, data, 0, 100)
+	p := startAgent(t, dir, env(), "-c", cfgPath)
+	go io.Copy(io.Discard, p.stdout)
+	deadline := time.Now().Add(time.Minute)
+	for committed(t, data, "kept") < 100 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute %d of 100 records in the dead-letter file:\n%s", committed(t, data, "kept"), p.allLogs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, metrics := get(t, "http://"+p.httpAddr()+"/metrics")
+	for _, want := range []string{
+		`capstan_output_dead_letter_records_total{name="peer",reason="retries_exhausted",type="tcp"} 100`,
+		`capstan_output_failures_total{name="peer",reason="connect",type="tcp"}`,
+		`capstan_output_records_total{name="kept",type="file"} 100`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.allLogs())
+	}
+	b, _ := os.ReadFile(dead)
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 100 {
+		t.Fatalf("dead-letter file holds %d lines", len(lines))
+	}
+	var rec struct {
+		Attrs map[string]string
+		Body  string
+	}
+	if err := json.Unmarshal([]byte(lines[7]), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Body != "line 7" || rec.Attrs["capstan.dead_letter.reason"] != "retries_exhausted" ||
+		rec.Attrs["capstan.dead_letter.output"] != "peer" || rec.Attrs["capstan.dead_letter.origin"] != "default/0:7" ||
+		!strings.Contains(rec.Attrs["capstan.dead_letter.message"], "connection refused") {
+		t.Errorf("dead letter %s", lines[7])
+	}
+}

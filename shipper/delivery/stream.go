@@ -37,6 +37,7 @@ func reasonOf(err error) string {
 func (e *Engine) runStream(ctx, sctx context.Context) {
 	var inflight, again []*Request
 	var bo *backoff.ExponentialBackOff
+	var lastErr error // of the last break, for a request given up on
 	failing := false
 	defer func() {
 		if failing {
@@ -54,6 +55,7 @@ func (e *Engine) runStream(ctx, sctx context.Context) {
 			return false
 		}
 		reason := reasonOf(err)
+		lastErr = err
 		e.stats.failures.add(reason, 1)
 		if !failing {
 			failing = true
@@ -89,7 +91,7 @@ func (e *Engine) runStream(ctx, sctx context.Context) {
 				break
 			}
 			if max := e.opts.Retry.MaxAttempts; max > 0 && req.attempt >= max {
-				if e.deadLetterAll(ctx, req, "retries_exhausted", "the stream broke on every attempt") {
+				if e.deadLetterAll(ctx, req, "retries_exhausted", lastErr.Error()) {
 					e.resolved(req)
 				}
 				continue

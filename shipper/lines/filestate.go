@@ -51,7 +51,8 @@ func readState(path string) (st fileState, ok bool, err error) {
 	if err != nil {
 		return st, false, fmt.Errorf("read state file: %w", err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil || st.Version != fileStateVersion || st.Offsets == nil {
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != fileStateVersion || st.Offsets == nil ||
+		st.Size < 0 || st.Synced != nil && (st.Synced.Size < 0 || st.Synced.Offsets == nil) {
 		return st, false, fmt.Errorf("state file %s is damaged (remove it to append after what the file holds, at the checkpoint)", path)
 	}
 	return st, true, nil
