@@ -49,11 +49,24 @@ func TestCommitNoSync(t *testing.T) {
 			t.Errorf("temporary file %s left", e.Name())
 		}
 	}
+	if c, err := ck.Consumers(); err != nil || len(c) != 1 || c[0] != "out" {
+		t.Errorf("consumers %v, %v", c, err)
+	}
+	// A durable Commit after fast ones replaces the file; fast ones go on.
+	if err := ck.Commit("out", map[Key]uint64{key: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ck.CommitNoSync("out", map[Key]uint64{key: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := ck.Load("out"); got[key] != 6 {
+		t.Errorf("after Commit then CommitNoSync: %v", got)
+	}
 }
 
 func TestReplaceFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state")
-	for _, content := range []string{"first", "second, longer", "3"} {
+	for _, content := range []string{"first", "second, longer", "3", "", "fifth"} {
 		if err := ReplaceFile(path, []byte(content)); err != nil {
 			t.Fatal(err)
 		}

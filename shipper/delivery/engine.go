@@ -40,8 +40,8 @@ type Engine struct {
 	work    chan *Request
 	started chan struct{}
 
-	pool     sync.Pool
-	dlMu     sync.Mutex // one dead-letter writer at a time
+	free     chan *Request // requests to reuse, their buffers grown
+	dlMu     sync.Mutex    // one dead-letter writer at a time
 	draining atomic.Bool
 	dirty    atomic.Bool // a commit since the last sync
 
@@ -75,7 +75,6 @@ func newEngine(set component.Settings, opts Options, enc Encoder, out any) *Engi
 	e := &Engine{name: set.ID.Name, start: shipper.StartAt(set.StartAt), log: log, opts: opts.withDefaults(),
 		enc: enc, out: out, stats: newStats(), started: make(chan struct{})}
 	e.keyer, _ = enc.(Keyer)
-	e.pool.New = func() any { return &Request{} }
 	return e
 }
 
@@ -122,10 +121,16 @@ func (e *Engine) Run(ctx context.Context, host component.OutputHost) (err error)
 		}
 	}()
 	e.group, e.dl, e.report = g, dl, host.Report
+	// Unbuffered: a lane hands a request over when a sender takes it, and
+	// fills the next meanwhile (requests alive: concurrency + one per lane).
 	e.work = make(chan *Request, e.opts.Concurrency)
 	for _, c := range g.Cursors() {
 		e.lanes = append(e.lanes, newLane(e, c))
 	}
+	// As many requests as can be alive at once without keys are kept for
+	// reuse, with their grown buffers: a sync.Pool would drop them at every
+	// GC, and growing a request's body again costs more than encoding it.
+	e.free = make(chan *Request, 2*e.opts.Concurrency+len(e.lanes)+1)
 	close(e.started)
 	host.Ready()
 	return e.run(ctx)
@@ -313,15 +318,23 @@ func (e *Engine) commit() {
 }
 
 func (e *Engine) acquire() *Request {
-	req := e.pool.Get().(*Request)
+	var req *Request
+	select {
+	case req = <-e.free:
+	default:
+		req = &Request{}
+	}
 	req.reset()
-	req.attempt, req.dead = 0, false
+	req.attempt = 0
 	return req
 }
 
 func (e *Engine) release(req *Request) {
 	req.lane = nil
-	e.pool.Put(req)
+	select {
+	case e.free <- req:
+	default:
+	}
 }
 
 // failed marks the start of a request's failing: the first one makes the

@@ -27,7 +27,6 @@ type Request struct {
 	n       int
 	attempt int
 	opened  time.Time
-	dead    bool // already dead-lettered or abandoned: nothing more to do
 }
 
 // run is a run of records at consecutive offsets.

@@ -144,15 +144,17 @@ func (s *tcpStream) Write(ctx context.Context, req *delivery.Request) error {
 }
 
 // Acked waits until the peer's kernel acknowledged req, polling the send
-// queue (nothing signals it): every 20µs at first, up to every 2ms.
+// queue (nothing signals it). It waits as long as the rest of the request
+// takes at the rate the queue drained so far (20 µs to 2 ms), so that a
+// request costs a few polls, not one per 20 µs.
 func (s *tcpStream) Acked(ctx context.Context, req *delivery.Request) error {
 	if s.conn == nil || len(s.pending) == 0 || s.pending[0].req != req {
 		return delivery.Failure("connection", errors.New("request not on the connection"))
 	}
 	end := s.pending[0].end
-	wait := 20 * time.Microsecond
 	var t *time.Timer
 	last, since := uint64(0), time.Now()
+	wait := minAckPoll
 	for {
 		acked, err := s.acked()
 		if err != nil {
@@ -164,12 +166,21 @@ func (s *tcpStream) Acked(ctx context.Context, req *delivery.Request) error {
 			s.pending = s.pending[1:]
 			return nil
 		}
-		if acked != last {
-			last, since, wait = acked, time.Now(), 20*time.Microsecond
-		} else if s.cfg.Timeout > 0 && time.Since(since) > s.cfg.Timeout {
+		now := time.Now()
+		switch {
+		case acked > last && last > 0:
+			rate := float64(acked-last) / float64(now.Sub(since)) // bytes per ns
+			wait = time.Duration(float64(end-acked) / rate)
+			last, since = acked, now
+		case acked > last:
+			last, since = acked, now
+		case s.cfg.Timeout > 0 && now.Sub(since) > s.cfg.Timeout:
 			s.broken()
 			return delivery.Failure("timeout", fmt.Errorf("%s acknowledged nothing for %s", s.cfg.Address, s.cfg.Timeout))
+		default:
+			wait *= 2
 		}
+		wait = min(max(wait, minAckPoll), maxAckPoll)
 		if t == nil {
 			t = time.NewTimer(wait)
 			defer t.Stop()
@@ -181,9 +192,14 @@ func (s *tcpStream) Acked(ctx context.Context, req *delivery.Request) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		wait = min(2*wait, 2*time.Millisecond)
 	}
 }
+
+// Bounds of the wait between two looks at the send queue.
+const (
+	minAckPoll = 20 * time.Microsecond
+	maxAckPoll = 2 * time.Millisecond
+)
 
 // acked is how many bytes written on the connection the peer's kernel
 // acknowledged. A reset connection purges its send queue, so the queue
