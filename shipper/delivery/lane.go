@@ -268,11 +268,16 @@ func (l *lane) flushDue(ctx context.Context, caughtUp bool) error {
 func (l *lane) wait(ctx context.Context, forData bool) error {
 	var deadline time.Time
 	if linger := l.e.opts.Batch.Linger; linger > 0 && !l.e.draining.Load() {
+		l.mu.Lock()
 		for _, req := range l.open {
+			if l.busy[req.key] {
+				continue // held for its key: a poke ends the wait, not its linger
+			}
 			if d := req.opened.Add(linger); deadline.IsZero() || d.Before(deadline) {
 				deadline = d
 			}
 		}
+		l.mu.Unlock()
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	if !deadline.IsZero() {
