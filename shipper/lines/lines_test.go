@@ -390,8 +390,11 @@ func TestTCPResendsWhatWasNotAcknowledged(t *testing.T) {
 	waitFor(t, "a failed reconnect", func() bool { return o.Stats().Failures("connect") > 0 })
 	got, _ := s.Checkpoints().Load("t")
 	committed := int(got[spool.Key{Stream: "app"}])
-	if committed < 500 || committed >= 20000 {
-		t.Fatalf("checkpoint %d after the reset, with 1000 lines read and 20000 sent", committed)
+	// What the output saw acknowledged before the reset is committed; what
+	// it did not (it may not have looked yet: a reset purges the send queue)
+	// goes again.
+	if committed >= 20000 {
+		t.Fatalf("checkpoint %d after the reset, with 1000 lines read", committed)
 	}
 	// Second connection: from the checkpoint to the end, in order.
 	ln2, err := net.Listen("tcp", addr)
