@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -319,7 +320,14 @@ func (a *Agent) newOutput(cfg *config.Config, name string) (pending, error) {
 	u := &unit{
 		id: component.ID{Kind: component.KindOutput, Type: out.Type, Name: name}, path: "outputs." + name,
 		cfg: out, streams: a.outputStreams(out), log: log,
-		agentID: a.spool.AgentID(), checkpoints: a.spool.Checkpoints(),
+		agentID: a.spool.AgentID(), checkpoints: a.spool.Checkpoints(), statePath: a.statePath(name),
+	}
+	if dl, ok := out.Settings.(component.DeadLetters); ok && dl.DeadLetterStream() != "" {
+		if st, ok := a.streams[dl.DeadLetterStream()]; ok {
+			for _, p := range st.Partitions() {
+				u.deadLetter = append(u.deadLetter, p)
+			}
+		}
 	}
 	set := cfg.OutputSettings(name, log)
 	u.build = func() (any, error) { return f.NewOutput(set, out.Settings) }
@@ -328,6 +336,11 @@ func (a *Agent) newOutput(cfg *config.Config, name string) (pending, error) {
 		return pending{}, startError(u, err)
 	}
 	return pending{u, c}, nil
+}
+
+// statePath is where output name keeps its own state (component.StateHost).
+func (a *Agent) statePath(name string) string {
+	return filepath.Join(a.spool.Dir(), "outputs", name)
 }
 
 // publish replaces the view the HTTP handlers read.

@@ -527,7 +527,11 @@ func TestMetricsScrape(t *testing.T) {
 // the vocabulary is caught by the registry's checks.
 func TestUnknownMetricFailsTheGather(t *testing.T) {
 	h := newHarness()
-	h.reg.Output(component.NewOutputFactory("bad", func() *lines.StdoutConfig { return &lines.StdoutConfig{Encoding: lines.Raw} },
+	h.reg.Output(component.NewOutputFactory("bad", func() *lines.StdoutConfig {
+		c := &lines.StdoutConfig{}
+		conf.ApplyDefaults(c)
+		return c
+	},
 		func(set component.Settings, c *lines.StdoutConfig) (component.Output, error) {
 			o, err := lines.NewStdout(set, c, io.Discard)
 			return badMetrics{o}, err

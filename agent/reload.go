@@ -172,7 +172,11 @@ func (a *Agent) carryRenames(removedOuts []*unit, newOuts []pending, removedIns 
 				!slices.Equal(streamNames(r.streams), streamNames(p.u.streams)) {
 				continue
 			}
-			if err := a.spool.Checkpoints().Copy(r.id.Name, p.u.id.Name); err != nil {
+			err := a.spool.Checkpoints().Copy(r.id.Name, p.u.id.Name)
+			if err == nil {
+				err = copyFile(a.statePath(r.id.Name), a.statePath(p.u.id.Name))
+			}
+			if err != nil {
 				a.log.Error("output renamed, but its checkpoints could not be carried over: it starts at start_at",
 					zap.String("from", r.id.Name), zap.String("to", p.u.id.Name), zap.Error(err))
 			} else {

@@ -34,6 +34,8 @@ type unit struct {
 	inherit     component.Inheritance // what the previous instance left, for the first Run
 	chain       *process.Chain        // an input's processors, or nil
 	appendStats *process.AppendStats
+	deadLetter  []component.Partition // of the stream an output's dead letters go to
+	statePath   string                // an output's own state file
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -226,3 +228,10 @@ func (h *host) Inherited() component.Inheritance {
 	h.u.inherit = nil
 	return i
 }
+
+// DeadLetterPartitions are the partitions of the stream the output's
+// dead_letter names (component.DeadLetterHost).
+func (h *host) DeadLetterPartitions() []component.Partition { return h.u.deadLetter }
+
+// StatePath is the output's own state file (component.StateHost).
+func (h *host) StatePath() string { return h.u.statePath }

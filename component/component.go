@@ -131,10 +131,15 @@ type InputHost interface {
 	Inherited() Inheritance
 }
 
-// Checkpointer stores an output's committed offsets; *spool.Checkpoints is one.
+// Checkpointer stores an output's committed offsets; *spool.Checkpoints is
+// one. Commit is durable when it returns; CommitNoSync replaces the file
+// without waiting for the disk (a killed process keeps it) and Sync makes
+// the last commit durable.
 type Checkpointer interface {
 	Register(consumer string) (map[spool.Key]uint64, error)
 	Commit(consumer string, offsets map[spool.Key]uint64) error
+	CommitNoSync(consumer string, offsets map[spool.Key]uint64) error
+	Sync(consumer string) error
 }
 
 // OutputHost is what an output runs with.

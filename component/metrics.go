@@ -92,8 +92,10 @@ var outputVocabulary = []Desc{
 	{"connections", "Connections to the destination open now.", Gauge, nil},
 	{"reconnects_total", "Connections that ended in an error and were made again.", Counter, nil},
 	{"in_flight_bytes", "Bytes sent and not yet acknowledged.", Gauge, nil},
+	{"in_flight_requests", "Requests sent and not yet answered.", Gauge, nil},
 	{"request_duration_seconds", "Time from sending a request to its answer.", HistogramType, nil},
 	{"batch_records", "Records per request.", HistogramType, nil},
+	{"batch_bytes", "Bytes per request, as encoded.", HistogramType, nil},
 }
 
 // Histogram counts observations into fixed buckets without locks.
@@ -114,6 +116,9 @@ var DurationBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 
 
 // SizeBuckets are the bounds of batch_records.
 var SizeBuckets = []float64{1, 10, 100, 500, 1000, 2000, 5000, 10000, 50000}
+
+// ByteBuckets are the bounds of batch_bytes.
+var ByteBuckets = []float64{1 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20}
 
 // Observe counts v.
 func (h *Histogram) Observe(v float64) {

@@ -42,18 +42,30 @@ func (c *Cursor) Partition() *spool.Partition { return c.part }
 // and moved to the end.
 func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) {
 	for {
+		rg, ok, err := c.Poll(maxBytes)
+		if err != nil || ok {
+			return rg, err
+		}
+		if err := c.part.Wait(ctx, c.r.Offset()); err != nil {
+			return spool.Range{}, err
+		}
+	}
+}
+
+// Poll is Next without waiting: ok is false when the partition holds
+// nothing past the cursor yet.
+func (c *Cursor) Poll(maxBytes int64) (rg spool.Range, ok bool, err error) {
+	for {
 		rg, err := c.r.Next(maxBytes)
 		if err == nil {
-			return rg, nil
+			return rg, true, nil
 		}
 		var gap *spool.GapError
 		var corrupt *spool.CorruptionError
 		var beyond *spool.BeyondEndError
 		switch {
 		case errors.Is(err, spool.ErrNoData):
-			if err := c.part.Wait(ctx, c.r.Offset()); err != nil {
-				return spool.Range{}, err
-			}
+			return spool.Range{}, false, nil
 		case errors.As(err, &gap):
 			c.log.Warn("offsets skipped: no longer in the spool", zap.String("output", c.name),
 				zap.Stringer("partition", c.key), zap.Uint64("from", gap.From), zap.Uint64("to", gap.To-1),
@@ -68,12 +80,25 @@ func (c *Cursor) Next(ctx context.Context, maxBytes int64) (spool.Range, error) 
 				zap.String("output", c.name), zap.Stringer("partition", c.key),
 				zap.Uint64("offset", beyond.Offset), zap.Uint64("next_offset", beyond.Next))
 		default:
-			return spool.Range{}, err
-		}
-		if err := ctx.Err(); err != nil {
-			return spool.Range{}, err
+			return spool.Range{}, false, err
 		}
 	}
+}
+
+// Wait blocks until the partition holds something past the cursor, or ctx
+// ends.
+func (c *Cursor) Wait(ctx context.Context) error { return c.part.Wait(ctx, c.r.Offset()) }
+
+// Reread moves where the cursor reads next, keeping what is acknowledged:
+// for a reader that lost what it read (a segment deleted under it).
+func (c *Cursor) Reread(off uint64) { c.r = c.part.NewReader(off) }
+
+// Seek moves the cursor, sent and acknowledged, to offset off: for an
+// output that keeps its own position with its data (the file output) and
+// resumes there rather than at the checkpoint. Call it before reading.
+func (c *Cursor) Seek(off uint64) {
+	c.r = c.part.NewReader(off)
+	c.acked.Store(off)
 }
 
 // Ack records that the peer holds every record before next. Acks only move

@@ -30,10 +30,15 @@ func (s StartAt) Validate() error {
 	return fmt.Errorf("start_at %q: want oldest or newest", string(s))
 }
 
-// Checkpointer stores committed offsets per consumer; *spool.Checkpoints is one.
+// Checkpointer stores committed offsets per consumer; *spool.Checkpoints is
+// one. Commit is durable when it returns; CommitNoSync replaces the file
+// without waiting for the disk (a killed process keeps it), and Sync makes
+// it durable.
 type Checkpointer interface {
 	Register(consumer string) (map[spool.Key]uint64, error)
 	Commit(consumer string, offsets map[spool.Key]uint64) error
+	CommitNoSync(consumer string, offsets map[spool.Key]uint64) error
+	Sync(consumer string) error
 }
 
 // CommitInterval is how often a Group commits acknowledged offsets.
@@ -119,8 +124,31 @@ func (g *Group) Name() string { return g.name }
 // Cursors are the group's cursors, in stream and partition order.
 func (g *Group) Cursors() []*Cursor { return g.cursors }
 
-// Commit writes the acknowledged offsets that moved since the last commit.
-func (g *Group) Commit() error {
+// Commit writes the acknowledged offsets that moved since the last commit,
+// durably.
+func (g *Group) Commit() error { return g.commit(g.cps.Commit) }
+
+// CommitNoSync writes the acknowledged offsets that moved since the last
+// commit without waiting for the disk; Sync makes them durable. It returns
+// whether anything was written.
+func (g *Group) CommitNoSync() (bool, error) {
+	wrote := false
+	err := g.commit(func(name string, offsets map[spool.Key]uint64) error {
+		wrote = true
+		return g.cps.CommitNoSync(name, offsets)
+	})
+	return wrote, err
+}
+
+// Sync makes the group's last commit durable.
+func (g *Group) Sync() error {
+	if err := g.cps.Sync(g.name); err != nil {
+		return fmt.Errorf("sync checkpoint of output %s: %w", g.name, err)
+	}
+	return nil
+}
+
+func (g *Group) commit(write func(string, map[spool.Key]uint64) error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	changed := map[spool.Key]uint64{}
@@ -132,7 +160,7 @@ func (g *Group) Commit() error {
 	if len(changed) == 0 {
 		return nil
 	}
-	if err := g.cps.Commit(g.name, changed); err != nil {
+	if err := write(g.name, changed); err != nil {
 		return fmt.Errorf("commit output %s: %w", g.name, err)
 	}
 	for k, v := range changed {

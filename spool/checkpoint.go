@@ -151,6 +151,12 @@ func (c *Checkpoints) Consumers() ([]string, error) {
 // from a delivery: the whole commit is refused with a *BeyondEndError and
 // nothing of it is written. So is an offset of a partition that is not open.
 func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
+	return c.commit(consumer, offsets, writeFileAtomic)
+}
+
+// commit records offsets and writes the consumer's file with write (with
+// or without waiting for the disk), then runs retention.
+func (c *Checkpoints) commit(consumer string, offsets map[Key]uint64, write func(path string, b []byte) error) error {
 	if err := c.checkBounds(consumer, offsets); err != nil {
 		return err
 	}
@@ -167,7 +173,7 @@ func (c *Checkpoints) Commit(consumer string, offsets map[Key]uint64) error {
 	}
 	b := encodeCheckpoint(cur)
 	c.mu.Unlock()
-	if err := writeFileAtomic(filepath.Join(c.dir, consumer), b); err != nil {
+	if err := write(filepath.Join(c.dir, consumer), b); err != nil {
 		return fmt.Errorf("commit checkpoint: %w", err)
 	}
 	keys := make([]Key, 0, len(offsets))

@@ -1,7 +1,6 @@
 package spool
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 )
@@ -26,11 +25,7 @@ func (c *Checkpoints) Copy(from, to string) error {
 	if offsets == nil {
 		return nil
 	}
-	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(offsets))}
-	for k, v := range offsets {
-		f.Offsets[k.String()] = v
-	}
-	b, _ := json.Marshal(f)
+	b := encodeCheckpoint(offsets)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	return writeFileAtomic(filepath.Join(c.dir, to), b)

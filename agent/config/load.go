@@ -2,6 +2,7 @@ package config
 
 import (
 	_ "embed"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/inputs/process"
+	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
@@ -51,6 +53,9 @@ type Loaded struct {
 	// Warnings are not errors: a variable that looks like a misspelt key, a
 	// configuration with nothing to do, ...
 	Warnings []string
+	// InUse is set, with CheckDataDir, when the configuration is valid and
+	// its data dir is locked by a running capstan.
+	InUse *spool.LockedError
 }
 
 // Load reads a configuration in layers — the YAML file, then CAPSTAN_*
@@ -117,14 +122,22 @@ func Load(opts Options) (*Loaded, error) {
 	l := &Loaded{Config: cfg, Warnings: tree.Warnings}
 	cfg.validate(d, l)
 	build(d, cfg, opts.Registry)
+	var locked *spool.LockedError
 	if opts.CheckDataDir && !d.Has("data_dir") {
-		if err := CheckDataDir(cfg.DataDir); err != nil {
+		if err := CheckDataDir(cfg.DataDir); errors.As(err, &locked) {
+			// Not a problem of the configuration: said apart when it is the only one.
+		} else if err != nil {
 			d.Fail("data_dir", "%v", err)
 		}
 	}
 	if errs := d.Errors(); len(errs) > 0 {
+		if locked != nil {
+			d.Fail("data_dir", "%v", locked)
+			errs = d.Errors()
+		}
 		return nil, errs
 	}
+	l.InUse = locked
 	return l, nil
 }
 

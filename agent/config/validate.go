@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/capstan-agent/capstan/component"
@@ -142,6 +143,27 @@ func (c *Config) validateStreams(d *conf.Decoder) {
 			}
 			read[s] = true
 			defaultNamed = defaultNamed || s == DefaultStream
+		}
+	}
+	// A stream an output dead-letters into is written by that output; the
+	// output must not read it (it would be sent what it refused).
+	for _, name := range sortedKeys(c.Outputs) {
+		out := c.Outputs[name]
+		dl, ok := out.Settings.(component.DeadLetters)
+		if !ok || dl.DeadLetterStream() == "" {
+			continue
+		}
+		s := dl.DeadLetterStream()
+		path := conf.Join(conf.Join(conf.Join("outputs", name), "dead_letter"), "stream")
+		switch {
+		case !declared[s]:
+			d.Fail(path, "stream %q is not declared under streams%s", s, conf.DidYouMean(s, names))
+		case len(out.Streams) == 0:
+			d.Fail(path, "the output reads every stream, this one too: list its streams")
+		case slices.Contains(out.Streams, s):
+			d.Fail(path, "the output reads stream %q itself", s)
+		default:
+			written[s] = true
 		}
 	}
 	all := map[string]bool{}

@@ -40,17 +40,20 @@ Flags:
 // runBench runs `capstan bench` and returns the exit code.
 func runBench(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("capstan bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, benchUsage); fs.PrintDefaults() }
+	fs.SetOutput(io.Discard)
 	lines := fs.Int("lines", 2_000_000, "lines to ship")
 	lineBytes := fs.Int("line-bytes", 200, "bytes per line, newline included")
 	hops := fs.Int("hops", 2, "1: one agent; 2: edge and core")
 	backlog := fs.Bool("backlog", false, "spool everything on the edge before the core starts (with -hops 2)")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed after)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, flag.ErrHelp) { // help on stdout, as every command
+			fmt.Fprint(stdout, benchUsage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintf(stderr, "capstan bench: %v (see capstan bench --help)\n", err)
 		return 2
 	}
 	if *lines <= 0 || *lineBytes < 16 || (*hops != 1 && *hops != 2) || fs.NArg() > 0 {

@@ -23,6 +23,7 @@ import (
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/inputs/socket"
+	"github.com/capstan-agent/capstan/shipper/delivery"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/lines"
 )
@@ -160,6 +161,12 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 		{"inputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: forward, endpoints: [\"a:1\"], max_frame_bytes: 100}\n", `outputs.o.max_frame_bytes: must be between 4096`},
 		{"inputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:0\"}\n", `outputs.o.address: "a:0": port "0" is not a port number`},
 		{"inputs:\n  g: {type: file, include: [\"/l/*\"], multiline: {flush_timeout: 1s}}\n", `inputs.g.multiline.start_pattern: missing`},
+		{"inputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", streams: [default], dead_letter: {stream: dlq}}\n", `outputs.o.dead_letter.stream: stream "dlq" is not declared under streams`},
+		{"streams: {dlq: {}}\ninputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", dead_letter: {stream: dlq}}\n", `outputs.o.dead_letter.stream: the output reads every stream, this one too: list its streams`},
+		{"streams: {dlq: {}}\ninputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", streams: [default, dlq], dead_letter: {stream: dlq}}\n", `outputs.o.dead_letter.stream: the output reads stream "dlq" itself`},
+		{"streams: {dlq: {}}\ninputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", streams: [default], dead_letter: {stream: dlq}}\n", `streams.dlq: no output reads this stream`},
+		{"inputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", retry: {initial: 1s, max: 10ms}, batch: {max_records: 0}}\n", `outputs.o.retry.max: must be at least retry.initial (1s)`},
+		{"inputs:\n  g: {type: file, include: [\"/var/log/*.log\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", dead_letter: {path: /var/log/dead.log}}\n", `outputs.o.path: /var/log/dead.log is read again by inputs.g`},
 	} {
 		yaml := "data_dir: " + dir + "\n" + tc.yaml
 		if !strings.Contains(yaml, "outputs:") {
@@ -206,27 +213,30 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 // keys of some Config sections (embedded structs flattened), defaults applied.
 func docSections() map[string][]any {
 	return map[string][]any{
-		"top":             {&config.Config{}},
-		"log":             {&config.Log{}},
-		"http":            {&config.HTTP{}},
-		"spool":           {&config.Spool{}},
-		"streams":         {&config.Stream{}},
-		"inputs":          {&config.Input{}},
-		"input file":      {&file.Config{}},
-		"input multiline": {&file.MultilineConfig{}},
-		"input tcp":       {&socket.TCPConfig{}},
-		"input udp":       {&socket.UDPConfig{}},
-		"input unix":      {&socket.UnixConfig{}},
-		"input unixgram":  {&socket.UnixgramConfig{}},
-		"input forward":   {&fwdin.InputConfig{}},
-		"input tls":       {&tlsconf.Server{}},
-		"outputs":         {&config.Output{}},
-		"output forward":  {&fwdout.OutputConfig{}},
-		"output stdout":   {&lines.StdoutConfig{}},
-		"output file":     {&lines.FileConfig{}},
-		"output tcp":      {&lines.TCPConfig{}},
-		"output tls":      {&tlsconf.Client{}},
-		"output backoff":  {&fwdout.Backoff{}},
+		"top":                {&config.Config{}},
+		"log":                {&config.Log{}},
+		"http":               {&config.HTTP{}},
+		"spool":              {&config.Spool{}},
+		"streams":            {&config.Stream{}},
+		"inputs":             {&config.Input{}},
+		"input file":         {&file.Config{}},
+		"input multiline":    {&file.MultilineConfig{}},
+		"input tcp":          {&socket.TCPConfig{}},
+		"input udp":          {&socket.UDPConfig{}},
+		"input unix":         {&socket.UnixConfig{}},
+		"input unixgram":     {&socket.UnixgramConfig{}},
+		"input forward":      {&fwdin.InputConfig{}},
+		"input tls":          {&tlsconf.Server{}},
+		"outputs":            {&config.Output{}},
+		"output forward":     {&fwdout.OutputConfig{}},
+		"output stdout":      {&lines.StdoutConfig{}},
+		"output file":        {&lines.FileConfig{}},
+		"output tcp":         {&lines.TCPConfig{}},
+		"output tls":         {&tlsconf.Client{}},
+		"output backoff":     {&fwdout.Backoff{}},
+		"output batch":       {&delivery.Batch{}},
+		"output retry":       {&delivery.RetryConfig{}},
+		"output dead_letter": {&delivery.DeadLetter{}},
 	}
 }
 

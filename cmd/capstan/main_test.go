@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -204,8 +205,26 @@ func startAgent(t *testing.T, dir string, environ []string, args ...string) *age
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
+		p.checkStrictJSON()
 	})
 	return p
+}
+
+// checkStrictJSON fails the test if a JSON log line the agent wrote is not
+// strict JSON (a key twice in one object): log collectors such as
+// Elasticsearch refuse such lines.
+func (p *agentProc) checkStrictJSON() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.logs {
+		if !strings.HasPrefix(l, "{") {
+			continue // console format, or a line that is not a log record
+		}
+		if _, err := componenttest.StrictJSON(l); err != nil {
+			p.t.Errorf("log line is not strict JSON (%v): %s", err, l)
+			return
+		}
+	}
 }
 
 // waitLog waits for a stderr line containing s and returns it.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/delivery"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -270,7 +270,7 @@ func spoolDump(dir, what string, from uint64, out, stderr io.Writer) error {
 				}
 				// AppendNDJSON writes one object: dump's fields go in
 				// front of its own.
-				line = lines.AppendNDJSON(line[:0], b.SourceAttrs(), &rec)
+				line = delivery.AppendBatchRecord(line[:0], b.SourceAttrs(), &rec)
 				buf = strconv.AppendUint(append(buf[:0], prefix...), rec.Offset, 10)
 				buf = append(append(buf, ','), line[1:]...)
 				if _, err := w.Write(buf); err != nil {

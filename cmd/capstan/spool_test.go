@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/delivery"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -186,7 +186,7 @@ func TestSpoolDumpIsTheNDJSONRecord(t *testing.T) {
 	it := bt.Records()
 	var rec batch.Record
 	it.Next(&rec)
-	want := `{"stream":"logs","partition":1,"offset":148,` + string(lines.AppendNDJSON(nil, bt.SourceAttrs(), &rec))[1:]
+	want := `{"stream":"logs","partition":1,"offset":148,` + string(delivery.AppendBatchRecord(nil, bt.SourceAttrs(), &rec))[1:]
 	if got+"\n" != want {
 		t.Fatalf("dump line\n%s\nNDJSON output's record\n%s", got, want)
 	}

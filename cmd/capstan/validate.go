@@ -1,13 +1,11 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 
 	"github.com/capstan-agent/capstan/agent/config"
-	"github.com/capstan-agent/capstan/spool"
 )
 
 const validateHelp = `Usage: capstan validate [-c FILE] [flags]
@@ -33,7 +31,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	if code := parse(fs, args, validateHelp, stdout, stderr); code >= 0 {
 		return code
 	}
-	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, Registry: registry(io.Discard)})
+	cfg, err := config.Load(config.Options{Path: cf.path, Overrides: cf.overrides, Registry: registry(io.Discard), CheckDataDir: !*noLock})
 	if err != nil {
 		if !config.IsInvalid(err) {
 			fmt.Fprintf(stderr, "capstan: %v\n", err)
@@ -44,16 +42,9 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	}
 	code := exitOK
 	state := "valid"
-	if !*noLock {
-		var locked *spool.LockedError
-		switch err := config.CheckDataDir(cfg.DataDir); {
-		case errors.As(err, &locked):
-			state = fmt.Sprintf("valid; the data dir %s is in use by a running capstan (pid %s) — pass --no-lock-check to check a running agent's configuration", cfg.DataDir, locked.PID)
-			code = exitInUse
-		case err != nil:
-			printConfigErrors(stderr, sourceName(cf.path), config.Errors{{Path: "data_dir", Msg: err.Error()}})
-			return exitBadConfig
-		}
+	if cfg.InUse != nil {
+		state = fmt.Sprintf("valid; the data dir %s is in use by a running capstan (pid %s) — pass --no-lock-check to check a running agent's configuration", cfg.DataDir, cfg.InUse.PID)
+		code = exitInUse
 	}
 	fmt.Fprintf(stdout, "%s: %s (%s, %s, data_dir %s)\n", sourceName(cf.path), state,
 		count(len(cfg.Inputs), "input"), count(len(cfg.Outputs), "output"), cfg.DataDir)

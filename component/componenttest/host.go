@@ -1,9 +1,8 @@
-// Package componenttest runs inputs and outputs in tests the way the agent
-// does: with a host backed by a real spool, and the states they report.
 package componenttest
 
 import (
 	"context"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ type Host struct {
 	StreamsRead []*spool.Stream       // what an output reads
 	Stream      *spool.Stream         // what an input writes
 	Inheritance component.Inheritance // what an input's first Run inherits
+	DeadLetter  *spool.Stream         // where an output's dead letters go
 
 	mu     sync.Mutex
 	ready  chan struct{}
@@ -85,6 +85,22 @@ func (h *Host) Streams() []*spool.Stream { return h.StreamsRead }
 
 // Checkpoints are the spool's.
 func (h *Host) Checkpoints() component.Checkpointer { return h.Spool.Checkpoints() }
+
+// DeadLetterPartitions are the partitions of DeadLetter.
+func (h *Host) DeadLetterPartitions() []component.Partition {
+	if h.DeadLetter == nil {
+		return nil
+	}
+	var out []component.Partition
+	for _, p := range h.DeadLetter.Partitions() {
+		out = append(out, p)
+	}
+	return out
+}
+
+// StatePath is the output's state file in the spool's directory, as the
+// agent places it.
+func (h *Host) StatePath() string { return filepath.Join(h.Spool.Dir(), "outputs", h.Name) }
 
 // Settings are the settings of a component of kind and type named name,
 // logging to t.

@@ -2,6 +2,7 @@ package file
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/capstan-agent/capstan/component/conf"
@@ -72,6 +73,7 @@ type MultilineConfig struct {
 const (
 	MaxLineBytesLimit    = 8 << 20
 	ReadBufferBytesLimit = 16 << 20
+	maxFingerprintBytes  = 1 << 20
 )
 
 // Defaults returns cfg with its zero values replaced by the defaults: the
@@ -181,6 +183,7 @@ func (c *Config) Validate() error {
 	}
 	e.AtMost("max_line_bytes", int64(d.MaxLineBytes), MaxLineBytesLimit, conf.SizeString)
 	e.AtMost("read_buffer_bytes", int64(d.ReadBufferBytes), ReadBufferBytesLimit, conf.SizeString)
+	e.AtMost("fingerprint_bytes", int64(d.FingerprintBytes), maxFingerprintBytes, func(n int64) string { return fmt.Sprint(n) })
 	return e.Err()
 }
 

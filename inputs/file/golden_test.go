@@ -70,14 +70,14 @@ func TestGolden(t *testing.T) {
 				time.Sleep(100 * time.Millisecond) // nothing more may come
 				recs = h.records()
 			}
-			sort.SliceStable(recs, func(i, j int) bool { return recs[i].attrs["path"] < recs[j].attrs["path"] })
+			sort.SliceStable(recs, func(i, j int) bool { return recs[i].attrs["log.file.path"] < recs[j].attrs["log.file.path"] })
 			var b strings.Builder
 			for _, r := range recs {
 				m := map[string]any{}
 				for k, v := range r.attrs {
 					m[k] = v
 				}
-				m["path"], _ = filepath.Rel(h.logs, r.attrs["path"])
+				m["log.file.path"], _ = filepath.Rel(h.logs, r.attrs["log.file.path"])
 				m["body"] = r.body
 				// Fixture times are all before 2025; a later one is the time
 				// the line was read, which changes from run to run.

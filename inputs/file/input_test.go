@@ -32,7 +32,7 @@ func TestTailBasic(t *testing.T) {
 	bs[50].body = "b-50"
 	checkExactlyOnce(t, as, map[string]int{"a": 200})
 	checkExactlyOnce(t, bs, map[string]int{"b": 60})
-	if as[0].attrs["path"] != h.path("a.log") || as[0].attrs["input"] != "files" {
+	if as[0].attrs["log.file.path"] != h.path("a.log") || as[0].attrs["input"] != "files" {
 		t.Fatalf("attrs %v", as[0].attrs)
 	}
 	h.stop()

@@ -140,7 +140,7 @@ func TestLogrotate(t *testing.T) {
 				if c > 1 {
 					for _, r := range recs {
 						if r.body == fmt.Sprintf("n-%d", i) {
-							t.Logf("%s from %s producer %x seq %d", r.body, r.attrs["path"], r.prod, r.seq)
+							t.Logf("%s from %s producer %x seq %d", r.body, r.attrs["log.file.path"], r.prod, r.seq)
 						}
 					}
 					t.Fatalf("n-%d spooled %d times", i, c)

@@ -58,11 +58,32 @@ func loadPositions(path string) (positions, error) {
 	if err != nil {
 		return p, fmt.Errorf("read positions: %w", err)
 	}
-	if err := json.Unmarshal(b, &p); err != nil {
+	if p, err = decodePositions(b); err != nil {
 		return positions{}, fmt.Errorf("positions %s: %w", path, err)
 	}
+	return p, nil
+}
+
+// decodePositions reads a positions file's content; values no input writes
+// (a negative offset or partition) are refused, so that a damaged file
+// costs a re-read, never a wrong index.
+func decodePositions(b []byte) (positions, error) {
+	var p positions
+	if err := json.Unmarshal(b, &p); err != nil {
+		return positions{}, err
+	}
 	if p.Version != positionsVersion {
-		return positions{}, fmt.Errorf("positions %s: version %d, want %d", path, p.Version, positionsVersion)
+		return positions{}, fmt.Errorf("version %d, want %d", p.Version, positionsVersion)
+	}
+	for i, f := range p.Files {
+		if f.Partition < 0 || f.Offset < 0 || f.Fingerprint.N < 0 || f.Fingerprint.N > maxFingerprintBytes {
+			return positions{}, fmt.Errorf("files[%d] (%s): partition %d, offset %d, fingerprint of %d bytes: not what an input writes", i, f.Path, f.Partition, f.Offset, f.Fingerprint.N)
+		}
+	}
+	for i, r := range p.Retired {
+		if r.Partition < 0 || r.Offset < 0 || r.Fingerprint.N < 0 || r.Fingerprint.N > maxFingerprintBytes {
+			return positions{}, fmt.Errorf("retired[%d]: partition %d, offset %d: not what an input writes", i, r.Partition, r.Offset)
+		}
 	}
 	return p, nil
 }

@@ -133,7 +133,7 @@ func (in *Input) discover(p string, st fileStat, now time.Time) {
 		startEnd: in.initial && in.cfg.StartAt == "end",
 		dec:      newDecoder(in.decOpt),
 	}
-	t.attrs = append(append([]batch.Attr{batch.StringAttr("input", in.cfg.Name), batch.StringAttr("path", p)},
+	t.attrs = append(append([]batch.Attr{batch.StringAttr("input", in.cfg.Name), batch.StringAttr("log.file.path", p)},
 		k8sAttrs(p, resolved)...), in.tgt.Attributes...)
 	in.files[st.id] = t
 	in.order = append(in.order, t)

@@ -3,10 +3,7 @@ package file
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +12,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/capstan-agent/capstan/component/componenttest"
 )
 
 // syncBuffer is a log sink safe for the input's goroutine and the test.
@@ -47,60 +46,7 @@ func agentLogger(w zapcore.WriteSyncer, name, typ string) *zap.Logger {
 
 // strictJSON decodes one JSON object, refusing duplicate keys at any depth
 // (Elasticsearch and other strict consumers refuse such documents).
-func strictJSON(line string) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.UseNumber()
-	var walk func() (any, error)
-	walk = func() (any, error) {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		switch tok {
-		case json.Delim('{'):
-			obj := map[string]any{}
-			for dec.More() {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key := k.(string)
-				if _, dup := obj[key]; dup {
-					return nil, fmt.Errorf("duplicate key %q", key)
-				}
-				if obj[key], err = walk(); err != nil {
-					return nil, err
-				}
-			}
-			_, err := dec.Token()
-			return obj, err
-		case json.Delim('['):
-			var arr []any
-			for dec.More() {
-				v, err := walk()
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			_, err := dec.Token()
-			return arr, err
-		}
-		return tok, nil
-	}
-	v, err := walk()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("data after the object")
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("not an object")
-	}
-	return obj, nil
-}
+func strictJSON(line string) (map[string]any, error) { return componenttest.StrictJSON(line) }
 
 func TestStrictJSON(t *testing.T) {
 	for line, ok := range map[string]bool{

@@ -172,11 +172,22 @@ func FuzzTimestamp(f *testing.F) {
 			return
 		}
 		got, ok := parseISO(v, time.UTC)
-		strict := len(v) >= 20 && v[13] == ':' && v[16] == ':'
+		strict := len(v) >= 20 && v[13] == ':' && v[16] == ':' && validOffset(v)
 		if (ok || strict) && (!ok || got != want.UnixNano()) {
 			t.Fatalf("%q: parseISO %d %v, time.Parse %d", v, got, ok, want.UnixNano())
 		}
 	})
+}
+
+// validOffset tells whether v's zone offset, if it has one, has minutes
+// under 60: the time package takes "+00:60", RFC 3339 does not (the parser
+// refuses it, which is right).
+func validOffset(v []byte) bool {
+	n := len(v)
+	if n >= 6 && (v[n-6] == '+' || v[n-6] == '-') && v[n-3] == ':' {
+		return v[n-2] < '6'
+	}
+	return true
 }
 
 // FuzzExpr evaluates any expression that compiles on any record: it never

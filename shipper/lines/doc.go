@@ -1,5 +1,6 @@
-// Package lines holds the outputs that re-encode records as text lines —
-// tcp, file (rotated by size) and stdout — in raw or NDJSON form. They
-// decode batches in place and append lines to a reused buffer: no allocation
-// per record.
+// Package lines holds the outputs that write records as text lines — tcp
+// (with TLS and octet counting), file (rotated by size, exactly once across
+// kill -9) and stdout — in raw or NDJSON form, on the delivery engine
+// (docs/outputs.md). Each is an encoder and a sender: no allocation per
+// record.
 package lines
