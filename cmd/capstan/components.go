@@ -8,7 +8,9 @@ import (
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/inputs/socket"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
+	"github.com/capstan-agent/capstan/shipper/httpout"
 	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/otlp"
 )
 
 // registry lists the input and output types this build has: one line per
@@ -20,5 +22,7 @@ func registry(stdout io.Writer) *component.Registry {
 		Input(socket.TCPFactory(), socket.UDPFactory(), socket.UnixFactory(), socket.UnixgramFactory()).
 		Input(fwdin.NewFactory()).
 		Output(fwdout.NewFactory()).
-		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory())
+		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory()).
+		Output(otlp.NewFactory()).
+		Output(httpout.NewFactory())
 }

@@ -25,7 +25,10 @@ import (
 	"github.com/capstan-agent/capstan/inputs/socket"
 	"github.com/capstan-agent/capstan/shipper/delivery"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
+	"github.com/capstan-agent/capstan/shipper/httpc"
+	"github.com/capstan-agent/capstan/shipper/httpout"
 	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/otlp"
 )
 
 func loadYAML(t *testing.T, yaml string, environ ...string) (*config.Loaded, error) {
@@ -200,7 +203,8 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 			t.Errorf("input %s decoded into %T", typ, l.Inputs["i"].Settings)
 		}
 	}
-	outRequired := map[string]string{"forward": `endpoints: ["a:1"]`, "tcp": `address: "a:1"`, "file": `path: /tmp/out`}
+	outRequired := map[string]string{"forward": `endpoints: ["a:1"]`, "tcp": `address: "a:1"`, "file": `path: /tmp/out`,
+		"otlp": `endpoint: "http://c:4318"`, "http": `url: "http://c/in"`}
 	for _, typ := range reg.Types(component.KindOutput) {
 		yaml := "data_dir: /tmp/x\ninputs:\n  i: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: " + typ + ", " + outRequired[typ] + "}\n"
 		if _, err := loadYAML(t, strings.Replace(yaml, ", }", "}", 1)); err != nil {
@@ -237,6 +241,12 @@ func docSections() map[string][]any {
 		"output batch":       {&delivery.Batch{}},
 		"output retry":       {&delivery.RetryConfig{}},
 		"output dead_letter": {&delivery.DeadLetter{}},
+		"output otlp":        {&otlp.Config{}},
+		"output http":        {&httpout.Config{}},
+		"output auth":        {&httpc.Auth{}},
+		"output basic":       {&httpc.Basic{}},
+		"output bearer":      {&httpc.Bearer{}},
+		"output header":      {&httpc.AuthHeader{}},
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/capstan-agent/capstan/shipper/internal/httpc"
+	"github.com/capstan-agent/capstan/shipper/httpc"
 )
 
 type verdict uint8

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/capstan-agent/capstan/shipper/internal/httpc"
+	"github.com/capstan-agent/capstan/shipper/httpc"
 )
 
 // The answers of an OTLP destination, classed as the OTLP specification

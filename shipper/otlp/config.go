@@ -7,7 +7,8 @@ import (
 
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
-	"github.com/capstan-agent/capstan/shipper/internal/httpc"
+	"github.com/capstan-agent/capstan/shipper/delivery"
+	"github.com/capstan-agent/capstan/shipper/httpc"
 )
 
 // Protocols and encodings.
@@ -57,10 +58,11 @@ type Config struct {
 	// SeverityFrom are the attributes a record's severity is read from.
 	SeverityFrom []string `koanf:"severity_from"`
 	// RecordUID adds log.record.uid.
-	RecordUID bool `koanf:"record_uid"`
+	RecordUID       bool `koanf:"record_uid"`
+	delivery.Config `koanf:",squash"`
 }
 
-// SetDefaults sets the defaults.
+// SetDefaults sets the defaults (after the engine's).
 func (c *Config) SetDefaults() {
 	c.Protocol, c.Encoding, c.Compression = ProtocolHTTP, EncodingProtobuf, httpc.Gzip
 	c.Timeout, c.ConnectTimeout, c.Concurrency = 30*time.Second, 5*time.Second, 4
@@ -101,6 +103,7 @@ func (c *Config) Validate() error {
 	for i, n := range c.SeverityFrom {
 		e.Required(conf.Index("severity_from", i), n, "an attribute name")
 	}
+	e.Merge("", c.Config.Validate())
 	return e.Err()
 }
 

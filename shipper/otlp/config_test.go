@@ -8,7 +8,7 @@ import (
 
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
-	"github.com/capstan-agent/capstan/shipper/internal/httpc"
+	"github.com/capstan-agent/capstan/shipper/httpc"
 )
 
 func TestConfigURL(t *testing.T) {

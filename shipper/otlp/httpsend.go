@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/capstan-agent/capstan/shipper/internal/httpc"
+	"github.com/capstan-agent/capstan/shipper/httpc"
 )
 
 // answerLimit bounds how much of an answer body is read: an

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// BenchmarkOutputProcess measures capstan as a real process: a file of
+// 200-byte lines → file input → spool → otlp (OTLP/HTTP protobuf) or http
+// (NDJSON) output → a receiver in the test process that decodes just
+// enough to count the records and answers 200. It reports lines/s from the
+// agent's start to the last line received, the agent's CPU (user+system)
+// per line, allocations per line (the agent's go_memstats_mallocs_total)
+// and its peak RSS. CAPSTAN_BENCH_LINES sets the lines (default 2,000,000).
+//
+//	go test ./cmd/capstan -run '^$' -bench OutputProcess -benchtime 1x
+func BenchmarkOutputProcess(b *testing.B) {
+	lines := 2_000_000
+	if v := os.Getenv("CAPSTAN_BENCH_LINES"); v != "" {
+		lines, _ = strconv.Atoi(v)
+	}
+	dir := b.TempDir()
+	logFile := filepath.Join(dir, "app.log")
+	writeBenchLines(b, logFile, lines)
+	for _, tc := range []struct{ name, output string }{
+		{"otlp-protobuf-none", `{type: otlp, endpoint: "http://%s", compression: none}`},
+		{"otlp-protobuf-gzip", `{type: otlp, endpoint: "http://%s"}`},
+		{"otlp-protobuf-zstd", `{type: otlp, endpoint: "http://%s", compression: zstd}`},
+		{"http-ndjson-none", `{type: http, url: "http://%s/ingest"}`},
+		{"http-ndjson-gzip", `{type: http, url: "http://%s/ingest", compression: gzip}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				runOutputBench(b, dir, logFile, lines, tc.output)
+			}
+		})
+	}
+}
+
+func writeBenchLines(b *testing.B, path string, n int) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	pad := strings.Repeat("x", 200)
+	for i := range n {
+		line := fmt.Sprintf("2026-05-01T10:00:00.000Z level=info line=%09d msg=", i)
+		w.WriteString(line)
+		w.WriteString(pad[:199-len(line)])
+		w.WriteByte('\n')
+	}
+	w.Flush()
+	f.Close()
+}
+
+func runOutputBench(b *testing.B, dir, logFile string, lines int, output string) {
+	var count atomic.Int64
+	done := make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	otlp := strings.Contains(output, "type: otlp")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		body, err := benchDecompress(r.Header.Get("Content-Encoding"), body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		n := int64(bytes.Count(body, []byte{'\n'}))
+		if otlp {
+			n = countLogRecords(body)
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		}
+		if count.Add(n) == int64(lines) {
+			close(done)
+		}
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	data := filepath.Join(dir, fmt.Sprintf("data-%d", time.Now().UnixNano()))
+	cfg := filepath.Join(dir, "bench.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+spool: {fsync: never}
+inputs:
+  app: {type: file, include: [%q], start_at: beginning}
+outputs:
+  out: `+output+`
+`, data, logFile, ln.Addr().String())), 0o644)
+	b.ResetTimer()
+	start := time.Now()
+	cmd := exec.Command(binary, "run", "-c", cfg)
+	cmd.Dir, cmd.Env = dir, env()
+	var logs lockedBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Minute):
+		cmd.Process.Kill()
+		cmd.Wait()
+		b.Fatalf("%d of %d lines in 10 minutes:\n%s", count.Load(), lines, logs.String())
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	mallocs := scrapeMallocs(logs.String())
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(lines)/elapsed.Seconds()/1e6, "Mlines/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(lines), "cpu-µs/line")
+	b.ReportMetric(mallocs/float64(lines), "allocs/line")
+	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
+	os.RemoveAll(data)
+}
+
+// scrapeMallocs reads go_memstats_mallocs_total from the /metrics of the
+// agent whose log is logs.
+func scrapeMallocs(logs string) float64 {
+	i := strings.Index(logs, `"address":"`)
+	if i < 0 {
+		return 0
+	}
+	rest := logs[i+len(`"address":"`):]
+	resp, err := http.Get("http://" + rest[:strings.IndexByte(rest, '"')] + "/metrics")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
+}
+
+// lockedBuffer collects a process's log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func benchDecompress(enc string, b []byte) ([]byte, error) {
+	switch enc {
+	case "gzip":
+		r, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		return io.ReadAll(r)
+	case "zstd":
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+		defer d.Close()
+		return d.DecodeAll(b, nil)
+	}
+	return b, nil
+}
+
+// countLogRecords counts the LogRecords of an ExportLogsServiceRequest
+// (resource_logs 1 → scope_logs 2 → log_records 2) without decoding them.
+func countLogRecords(b []byte) int64 {
+	var n int64
+	each(b, 1, func(rl []byte) {
+		each(rl, 2, func(sl []byte) {
+			each(sl, 2, func([]byte) { n++ })
+		})
+	})
+	return n
+}
+
+func each(b []byte, field protowire.Number, fn func([]byte)) {
+	for len(b) > 0 {
+		num, typ, k := protowire.ConsumeTag(b)
+		if k < 0 {
+			return
+		}
+		b = b[k:]
+		k = protowire.ConsumeFieldValue(num, typ, b)
+		if k < 0 {
+			return
+		}
+		if num == field && typ == protowire.BytesType {
+			v, _ := protowire.ConsumeBytes(b)
+			fn(v)
+		}
+		b = b[k:]
+	}
+}
