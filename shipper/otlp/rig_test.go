@@ -14,9 +14,9 @@ import (
 	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/shipper/delivery"
-	"github.com/capstan-agent/capstan/spool/spooltest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
