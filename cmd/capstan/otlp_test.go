@@ -340,3 +340,62 @@ outputs:
 		t.Errorf("the stop did not say what is left in the spool:\n%s", agent.allLogs())
 	}
 }
+
+// TestOTLPUnder503: one request in twenty answered 503 (the case where
+// Fluent Bit's opentelemetry output loses and duplicates lines): every line
+// arrives exactly once, and no request carries a record already
+// acknowledged.
+func TestOTLPUnder503(t *testing.T) {
+	const lines = 100_000
+	recv := otlptest.Start(t, otlptest.Options{NoGRPC: true})
+	rng := rand.New(rand.NewPCG(1, 2))
+	front := otlptest.NewHTTPFront(t, recv.HTTPAddr, func(otlptest.Seen) otlptest.HTTPAnswer {
+		if rng.IntN(20) == 0 {
+			return otlptest.HTTPStatus(503, "0")
+		}
+		return otlptest.HTTPAnswer{}
+	})
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "app.log")
+	var b []byte
+	for i := range lines {
+		b = fmt.Appendf(b, "line %07d %s\n", i, strings.Repeat("z", 180))
+	}
+	os.WriteFile(logFile, b, 0o644)
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  app: {type: file, include: [%q], start_at: beginning}
+outputs:
+  otel: {type: otlp, endpoint: %q, batch: {max_records: 1000}, retry: {initial: 10ms, max: 100ms}}
+`, filepath.Join(dir, "data"), logFile, front.URL)), 0o644)
+	agent := startAgent(t, dir, env(), "-c", cfg)
+	agent.waitLog("agent started")
+	recs := recv.Wait(lines, 2*time.Minute)
+	agent.signal(syscall.SIGTERM)
+	if c := agent.wait(); c != 0 {
+		t.Errorf("exit %d", c)
+	}
+	seen := map[string]int{}
+	for _, r := range recv.Records() {
+		seen[r.Body.Str]++
+	}
+	for i := range lines {
+		if n := seen[fmt.Sprintf("line %07d %s", i, strings.Repeat("z", 180))]; n != 1 {
+			t.Errorf("line %d arrived %d times", i, n)
+		}
+	}
+	exchanges := front.Exchanges()
+	failed := 0
+	for _, ex := range exchanges {
+		if ex.Status == 503 {
+			failed++
+		}
+	}
+	if again := otlptest.SentAfterAck(exchanges, func(r otlptest.Record) string { return r.Attributes.Str("log.record.uid") }); len(again) > 0 {
+		t.Errorf("%d records sent again after they were acknowledged", len(again))
+	}
+	t.Logf("%d requests, %d answered 503, %d records received for %d lines", len(exchanges), failed, len(recs), lines)
+}
