@@ -29,7 +29,9 @@ import (
 // enough to count the records and answers 200. It reports lines/s from the
 // agent's start to the last line received, the agent's CPU (user+system)
 // per line, allocations per line (the agent's go_memstats_mallocs_total)
-// and its peak RSS. CAPSTAN_BENCH_LINES sets the lines (default 2,000,000).
+// and its peak RSS, and the receiver's CPU per line (it shares the
+// machine's two cores with the agent). CAPSTAN_BENCH_LINES sets the lines (default 2,000,000);
+// CAPSTAN_BENCH_PROFILE=DIR writes a 2 s CPU profile of each agent there.
 //
 //	go test ./cmd/capstan -run '^$' -bench OutputProcess -benchtime 1x
 func BenchmarkOutputProcess(b *testing.B) {
@@ -80,8 +82,20 @@ func runOutputBench(b *testing.B, dir, logFile string, lines int, output string)
 		b.Fatal(err)
 	}
 	otlp := strings.Contains(output, "type: otlp")
+	bufs := sync.Pool{New: func() any { return new([]byte) }}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
+		// A receiver as cheap as it can be, so that the agent has the
+		// machine: one reused buffer per request in flight.
+		bp := bufs.Get().(*[]byte)
+		defer bufs.Put(bp)
+		if int64(cap(*bp)) < r.ContentLength {
+			*bp = make([]byte, r.ContentLength)
+		}
+		body := (*bp)[:max(r.ContentLength, 0)]
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
 		body, err := benchDecompress(r.Header.Get("Content-Encoding"), body)
 		if err != nil {
 			http.Error(w, err.Error(), 400)
@@ -103,7 +117,7 @@ func runOutputBench(b *testing.B, dir, logFile string, lines int, output string)
 	cfg := filepath.Join(dir, "bench.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
 log: {format: json}
-http: {address: "127.0.0.1:0"}
+http: {address: "127.0.0.1:0", pprof: true}
 spool: {fsync: never}
 inputs:
   app: {type: file, include: [%q], start_at: beginning}
@@ -111,13 +125,16 @@ outputs:
   out: `+output+`
 `, data, logFile, ln.Addr().String())), 0o644)
 	b.ResetTimer()
-	start := time.Now()
+	start, self := time.Now(), selfCPU()
 	cmd := exec.Command(binary, "run", "-c", cfg)
 	cmd.Dir, cmd.Env = dir, env()
 	var logs lockedBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
+	}
+	if pdir := os.Getenv("CAPSTAN_BENCH_PROFILE"); pdir != "" {
+		go profileAgent(&logs, filepath.Join(pdir, b.Name()+".pprof"))
 	}
 	select {
 	case <-done:
@@ -126,7 +143,7 @@ outputs:
 		cmd.Wait()
 		b.Fatalf("%d of %d lines in 10 minutes:\n%s", count.Load(), lines, logs.String())
 	}
-	elapsed := time.Since(start)
+	elapsed, recvCPU := time.Since(start), selfCPU()-self
 	b.StopTimer()
 	mallocs := scrapeMallocs(logs.String())
 	cmd.Process.Signal(syscall.SIGTERM)
@@ -136,8 +153,17 @@ outputs:
 	b.ReportMetric(float64(lines)/elapsed.Seconds()/1e6, "Mlines/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(lines), "cpu-µs/line")
 	b.ReportMetric(mallocs/float64(lines), "allocs/line")
+	b.ReportMetric(float64(recvCPU.Microseconds())/float64(lines), "receiver-cpu-µs/line")
 	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
 	os.RemoveAll(data)
+}
+
+// selfCPU is the test process's CPU so far: the receiver's, while an agent
+// runs.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // scrapeMallocs reads go_memstats_mallocs_total from the /metrics of the
@@ -161,6 +187,29 @@ func scrapeMallocs(logs string) float64 {
 		}
 	}
 	return 0
+}
+
+// profileAgent writes a 2 s CPU profile of the agent once it serves.
+func profileAgent(logs *lockedBuffer, path string) {
+	for range 100 {
+		l := logs.String()
+		if i := strings.Index(l, `"address":"`); i >= 0 {
+			rest := l[i+len(`"address":"`):]
+			resp, err := http.Get("http://" + rest[:strings.IndexByte(rest, '"')] + "/debug/pprof/profile?seconds=2")
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			f, err := os.Create(path)
+			if err == nil {
+				io.Copy(f, resp.Body)
+				f.Close()
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // lockedBuffer collects a process's log.

@@ -18,9 +18,10 @@ const (
 // Compressor compresses request bodies; it is safe for concurrent use
 // (each output has one, its senders share it).
 type Compressor struct {
-	name string
-	gz   sync.Pool // *gzip.Writer
-	zenc *zstd.Encoder
+	name    string
+	gz      sync.Pool // *gzip.Writer
+	zenc    *zstd.Encoder
+	zstream sync.Pool // *zstd.Encoder, streaming: for bodies in parts
 }
 
 // NewCompressor makes the compressor of a compression: none, gzip (at the
@@ -43,6 +44,11 @@ func NewCompressor(name string, concurrency int) (*Compressor, error) {
 			return nil, fmt.Errorf("zstd encoder: %w", err)
 		}
 		c.zenc = enc
+		c.zstream.New = func() any {
+			e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+				zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
+			return e
+		}
 	default:
 		return nil, fmt.Errorf("unknown compression %q", name)
 	}
@@ -60,22 +66,50 @@ func (c *Compressor) ContentEncoding() string {
 	return c.name
 }
 
-// Append appends src compressed to dst (src itself for none) and returns
-// it. It does not allocate once dst has grown to the size it needs.
-func (c *Compressor) Append(dst, src []byte) []byte {
+// Append appends the concatenation of parts compressed to dst (the parts
+// themselves for none) and returns it. It does not allocate once dst has
+// grown to the size it needs.
+func (c *Compressor) Append(dst []byte, parts ...[]byte) []byte {
 	switch c.name {
 	case Gzip:
 		w := c.gz.Get().(*gzip.Writer)
 		ab := appendBuffer{b: dst}
 		w.Reset(&ab)
-		w.Write(src) // writes to an appendBuffer do not fail
+		for _, p := range parts {
+			w.Write(p) // writes to an appendBuffer do not fail
+		}
 		w.Close()
 		c.gz.Put(w)
 		return ab.b
 	case Zstd:
-		return c.zenc.EncodeAll(src, dst)
+		n := 0
+		for _, p := range parts {
+			if len(p) > 0 {
+				n++
+			}
+		}
+		if n <= 1 {
+			for _, p := range parts {
+				if len(p) > 0 {
+					return c.zenc.EncodeAll(p, dst)
+				}
+			}
+			return c.zenc.EncodeAll(nil, dst)
+		}
+		w := c.zstream.Get().(*zstd.Encoder)
+		ab := appendBuffer{b: dst}
+		w.Reset(&ab)
+		for _, p := range parts {
+			w.Write(p)
+		}
+		w.Close()
+		c.zstream.Put(w)
+		return ab.b
 	}
-	return append(dst, src...)
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	return dst
 }
 
 // Close releases the zstd encoders.

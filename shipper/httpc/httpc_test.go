@@ -254,3 +254,20 @@ func TestTransportCountsConnections(t *testing.T) {
 		t.Errorf("open %d after closing idle connections", tr.Open())
 	}
 }
+
+func TestBody(t *testing.T) {
+	b := &Body{Parts: [3][]byte{[]byte("head-"), nil, []byte("tail")}}
+	got, err := io.ReadAll(b.Reset())
+	if err != nil || string(got) != "head-tail" || b.Len() != 9 {
+		t.Fatalf("read %q, %v, len %d", got, err, b.Len())
+	}
+	again, _ := io.ReadAll(b.Reset())
+	if string(again) != "head-tail" {
+		t.Fatalf("after Reset: %q", again)
+	}
+	b.Reset()
+	b.Finish()
+	if n, err := b.Read(make([]byte, 4)); n != 0 || err == nil {
+		t.Errorf("read after Finish: %d, %v", n, err)
+	}
+}

@@ -1,11 +1,11 @@
 package httpout
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -147,11 +147,14 @@ type sender struct {
 }
 
 type buffers struct {
-	values        [][]byte
-	url, hdr      []byte
-	payload, body []byte
-	answer        []byte
+	values   [][]byte
+	url, hdr []byte
+	body     []byte // compressed
+	answer   []byte
+	rb       httpc.Body
 }
+
+var arrayOpen, arrayClose = []byte("["), []byte("]")
 
 // Open loads TLS and the auth secrets and makes the client.
 func (s *sender) Open(context.Context, component.OutputHost, map[spool.Key]uint64) error {
@@ -209,21 +212,22 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 	defer s.bufs.Put(b)
 	b.values = s.values(b.values[:0], req.Key())
 	b.url = s.url.expand(b.url[:0], s.valuesOf(b.values, s.url), appendPathEscape)
-	data := req.Body
+	b.rb.Parts = [3][]byte{nil, req.Body, nil}
 	if s.cfg.Encoding == JSONArray {
-		b.payload = append(append(append(b.payload[:0], '['), req.Body...), ']')
-		data = b.payload
+		b.rb.Parts = [3][]byte{arrayOpen, req.Body, arrayClose}
 	}
 	if s.comp.Name() != httpc.None {
-		b.body = s.comp.Append(b.body[:0], data)
-		data = b.body
+		b.body = s.comp.Append(b.body[:0], b.rb.Parts[:]...)
+		b.rb.Parts = [3][]byte{b.body}
 	}
-	hreq, err := http.NewRequestWithContext(ctx, s.cfg.Method, string(b.url), bytes.NewReader(data))
+	hreq, err := http.NewRequestWithContext(ctx, s.cfg.Method, string(b.url), b.rb.Reset())
 	if err != nil {
 		// Only a field's value can make the URL bad: these records can
 		// never go there.
 		return delivery.Reject("url", fmt.Errorf("URL %q: %w", b.url, err))
 	}
+	hreq.ContentLength = b.rb.Len()
+	hreq.GetBody = func() (io.ReadCloser, error) { return b.rb.Reset(), nil }
 	hreq.Header.Set("User-Agent", "capstan")
 	hreq.Header.Set("Content-Type", s.contentType)
 	if ce := s.comp.ContentEncoding(); ce != "" {
@@ -241,6 +245,7 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 		return delivery.Retry("auth", err)
 	}
 	resp, err := s.client.Do(hreq)
+	defer b.rb.Finish()
 	if err != nil {
 		return delivery.Retry(httpc.ErrorReason(err), err)
 	}

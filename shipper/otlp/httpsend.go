@@ -1,8 +1,8 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"time"
 
@@ -27,16 +27,19 @@ type httpTransport struct {
 }
 
 func (t *httpTransport) send(ctx context.Context, body []byte, s *reqState) answer {
-	s.payload = t.m.payload(s.payload, body, s)
-	data := s.payload
+	head, mid, tail := t.m.assemble(s.payload, body, s)
+	s.payload = head
+	s.body.Parts = [3][]byte{head, mid, tail}
 	if t.comp.Name() != httpc.None {
-		s.zipped = t.comp.Append(s.zipped[:0], s.payload)
-		data = s.zipped
+		s.zipped = t.comp.Append(s.zipped[:0], head, mid, tail)
+		s.body.Parts = [3][]byte{s.zipped}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(data))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, s.body.Reset())
 	if err != nil {
 		return answer{verdict: retry, reason: "request", err: err}
 	}
+	req.ContentLength = s.body.Len()
+	req.GetBody = func() (io.ReadCloser, error) { return s.body.Reset(), nil }
 	for k, v := range t.headers {
 		req.Header[k] = v
 	}
@@ -48,6 +51,7 @@ func (t *httpTransport) send(ctx context.Context, body []byte, s *reqState) answ
 		return answer{verdict: retry, reason: "auth", err: err}
 	}
 	resp, err := t.client.Do(req)
+	defer s.body.Finish()
 	if err != nil {
 		return answer{verdict: retry, reason: httpc.ErrorReason(err), err: err}
 	}

@@ -5,6 +5,8 @@ import (
 	"hash/maphash"
 	"strings"
 
+	"github.com/capstan-agent/capstan/shipper/httpc"
+
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -97,6 +99,7 @@ type reqState struct {
 	scratch []byte
 
 	payload, zipped, answer []byte
+	body                    httpc.Body
 }
 
 // group is the records of one Resource in a request.
@@ -119,6 +122,7 @@ type batchInfo struct {
 	base  uint64
 	group int32
 	org   origin
+	seed  uint64 // org.seed()
 
 	// Source attributes that are not the Resource's: the encoded
 	// attribute of each (extra[ends[k-1]:ends[k]]) and its key.
@@ -168,6 +172,7 @@ func (m *mapping) loadBatch(s *reqState, v *view) {
 	if c.org.producer == 0 {
 		c.org = origin{producer: derivedProducer(m.agent, v.part.Stream, v.part.Partition), sequence: c.base + uint64(v.count)}
 	}
+	c.seed = c.org.seed()
 	res := s.scratch[:0]
 	it := v.src
 	first := true

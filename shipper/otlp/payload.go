@@ -18,21 +18,22 @@ var (
 	scopeJSON = `{"name":"` + scopeName + `"}`
 )
 
-// payload assembles the ExportLogsServiceRequest of a request whose body
+// assemble makes the ExportLogsServiceRequest of a request whose body
 // holds its records' LogRecords (in the order they were read) and whose
 // state says which Resource each belongs to: one ResourceLogs per Resource,
 // in the order the Resources were first seen, its records in body order.
 // That is the request's document order, which partial success counts in.
-func (m *mapping) payload(dst, body []byte, s *reqState) []byte {
+// The request is head, then mid, then tail: with one Resource (the common
+// case), mid is the body itself, sent without a copy; head is built in dst.
+func (m *mapping) assemble(dst, body []byte, s *reqState) (head, mid, tail []byte) {
 	if m.json {
-		return m.payloadJSON(dst, body, s)
+		return m.assembleJSON(dst, body, s)
 	}
 	dst = dst[:0]
 	for g := 0; g < s.ngroups; g++ {
 		gr := &s.groups[g]
-		resMsg := sizeBytesField(len(gr.res))
 		scopeLogs := len(scopeField) + gr.bytes
-		rl := resMsg + sizeBytesField(scopeLogs)
+		rl := sizeBytesField(len(gr.res)) + sizeBytesField(scopeLogs)
 		dst = protowire.AppendTag(dst, fRequestResourceLogs, protowire.BytesType)
 		dst = protowire.AppendVarint(dst, uint64(rl))
 		dst = protowire.AppendTag(dst, fResourceLogsResource, protowire.BytesType)
@@ -40,9 +41,18 @@ func (m *mapping) payload(dst, body []byte, s *reqState) []byte {
 		dst = protowire.AppendTag(dst, fResourceLogsScope, protowire.BytesType)
 		dst = protowire.AppendVarint(dst, uint64(scopeLogs))
 		dst = append(dst, scopeField...)
+		if s.ngroups == 1 {
+			return dst, body, nil
+		}
 		dst = appendGroupRecords(dst, body, s, g, 0)
 	}
-	return dst
+	return dst, nil, nil
+}
+
+// payload is the request in one piece (gRPC sends one buffer).
+func (m *mapping) payload(dst, body []byte, s *reqState) []byte {
+	head, mid, tail := m.assemble(dst, body, s)
+	return append(append(head, mid...), tail...)
 }
 
 // sizeBytesField is the size of a length-delimited field of n bytes with a
@@ -52,9 +62,6 @@ func sizeBytesField(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n 
 // appendGroupRecords appends the body bytes of group g's records, each
 // without its first skip bytes (the comma of a JSON record) for the first.
 func appendGroupRecords(dst, body []byte, s *reqState, g, skip int) []byte {
-	if s.ngroups == 1 {
-		return append(dst, body[skip:]...)
-	}
 	start, first := 0, true
 	for _, r := range s.recs {
 		if int(r.group) == g {
@@ -70,7 +77,9 @@ func appendGroupRecords(dst, body []byte, s *reqState, g, skip int) []byte {
 	return dst
 }
 
-func (m *mapping) payloadJSON(dst, body []byte, s *reqState) []byte {
+const jsonGroupEnd = "]}]}"
+
+func (m *mapping) assembleJSON(dst, body []byte, s *reqState) (head, mid, tail []byte) {
 	dst = append(dst[:0], `{"resourceLogs":[`...)
 	for g := 0; g < s.ngroups; g++ {
 		if g > 0 {
@@ -81,11 +90,16 @@ func (m *mapping) payloadJSON(dst, body []byte, s *reqState) []byte {
 		dst = append(dst, `]},"scopeLogs":[{"scope":`...)
 		dst = append(dst, scopeJSON...)
 		dst = append(dst, `,"logRecords":[`...)
+		if s.ngroups == 1 {
+			return dst, body[1:], jsonEnd1
+		}
 		dst = appendGroupRecords(dst, body, s, g, 1)
-		dst = append(dst, "]}]}"...)
+		dst = append(dst, jsonGroupEnd...)
 	}
-	return append(dst, "]}"...)
+	return append(dst, "]}"...), nil, nil
 }
+
+var jsonEnd1 = []byte(jsonGroupEnd + "]}")
 
 // lastInDocumentOrder calls fn with the index (in the request) of each of
 // the last n records in document order, last first: what a partial success

@@ -17,10 +17,9 @@ import (
 // AttrRecordUID is the attribute's name (OpenTelemetry semantic conventions).
 const AttrRecordUID = "log.record.uid"
 
-// origin is where a record came from.
+// origin is where a batch came from; a record is its origin and its index.
 type origin struct {
 	producer, sequence uint64
-	index              int
 }
 
 // derivedProducer is the producer a capstan core gives a batch that has
@@ -51,11 +50,13 @@ func mix64(x uint64) uint64 {
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// appendUID appends the ULID of a record of time ts (unix nanoseconds).
-func appendUID(b []byte, o origin, ts int64) []byte {
-	a := mix64(o.producer ^ 0x9e3779b97f4a7c15)
-	a = mix64(a ^ o.sequence)
-	c := mix64(a ^ uint64(o.index))
+// seed is the part of the hash a batch's records share.
+func (o origin) seed() uint64 { return mix64(mix64(o.producer^0x9e3779b97f4a7c15) ^ o.sequence) }
+
+// appendUID appends the ULID of record index of a batch whose origin's
+// seed is seed, of time ts (unix nanoseconds).
+func appendUID(b []byte, seed uint64, index int, ts int64) []byte {
+	c := mix64(seed ^ uint64(index))
 	d := mix64(c ^ 0xd1b54a32d192ed03)
 	ms := uint64(0)
 	if ts > 0 {
