@@ -230,18 +230,31 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// zstdDecoder is shared by the receiver's requests (DecodeAll may run
+// concurrently); making one per request would cost more than the decoding.
+var zstdDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(2))
+
+var gzipReaders sync.Pool
+
 func benchDecompress(enc string, b []byte) ([]byte, error) {
 	switch enc {
 	case "gzip":
-		r, err := gzip.NewReader(bytes.NewReader(b))
+		r, _ := gzipReaders.Get().(*gzip.Reader)
+		var err error
+		if r == nil {
+			r, err = gzip.NewReader(bytes.NewReader(b))
+		} else {
+			err = r.Reset(bytes.NewReader(b))
+		}
 		if err != nil {
 			return nil, err
 		}
-		return io.ReadAll(r)
+		defer gzipReaders.Put(r)
+		out := bytes.NewBuffer(make([]byte, 0, 8*len(b)))
+		_, err = io.Copy(out, r)
+		return out.Bytes(), err
 	case "zstd":
-		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
-		defer d.Close()
-		return d.DecodeAll(b, nil)
+		return zstdDecoder.DecodeAll(b, nil)
 	}
 	return b, nil
 }

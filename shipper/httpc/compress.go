@@ -21,7 +21,7 @@ type Compressor struct {
 	name    string
 	gz      sync.Pool // *gzip.Writer
 	zenc    *zstd.Encoder
-	zstream sync.Pool // *zstd.Encoder, streaming: for bodies in parts
+	scratch sync.Pool // *[]byte: parts joined for zstd
 }
 
 // NewCompressor makes the compressor of a compression: none, gzip (at the
@@ -39,16 +39,12 @@ func NewCompressor(name string, concurrency int) (*Compressor, error) {
 		}
 	case Zstd:
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-			zstd.WithEncoderConcurrency(max(1, concurrency)), zstd.WithZeroFrames(true))
+			zstd.WithEncoderConcurrency(max(1, concurrency)), zstd.WithZeroFrames(true), zstd.WithLowerEncoderMem(true))
 		if err != nil {
 			return nil, fmt.Errorf("zstd encoder: %w", err)
 		}
 		c.zenc = enc
-		c.zstream.New = func() any {
-			e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-				zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
-			return e
-		}
+		c.scratch.New = func() any { return new([]byte) }
 	default:
 		return nil, fmt.Errorf("unknown compression %q", name)
 	}
@@ -82,33 +78,35 @@ func (c *Compressor) Append(dst []byte, parts ...[]byte) []byte {
 		c.gz.Put(w)
 		return ab.b
 	case Zstd:
-		n := 0
+		// EncodeAll of one buffer writes the content size in the frame,
+		// which lets a receiver decode it in one go: twice as fast as a
+		// streamed frame, worth the copy of the parts into one.
+		var one []byte
 		for _, p := range parts {
 			if len(p) > 0 {
-				n++
-			}
-		}
-		if n <= 1 {
-			for _, p := range parts {
-				if len(p) > 0 {
-					return c.zenc.EncodeAll(p, dst)
+				if one != nil {
+					return c.zstdJoined(dst, parts)
 				}
+				one = p
 			}
-			return c.zenc.EncodeAll(nil, dst)
 		}
-		w := c.zstream.Get().(*zstd.Encoder)
-		ab := appendBuffer{b: dst}
-		w.Reset(&ab)
-		for _, p := range parts {
-			w.Write(p)
-		}
-		w.Close()
-		c.zstream.Put(w)
-		return ab.b
+		return c.zenc.EncodeAll(one, dst)
 	}
 	for _, p := range parts {
 		dst = append(dst, p...)
 	}
+	return dst
+}
+
+func (c *Compressor) zstdJoined(dst []byte, parts [][]byte) []byte {
+	bp := c.scratch.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	dst = c.zenc.EncodeAll(b, dst)
+	*bp = b
+	c.scratch.Put(bp)
 	return dst
 }
 
