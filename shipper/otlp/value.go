@@ -50,12 +50,87 @@ func appendAnyValue(b []byte, a batch.Attr) []byte {
 
 // appendKeyValue appends a KeyValue field (num) for key and a.
 func appendKeyValue(b []byte, num protowire.Number, key []byte, a batch.Attr) []byte {
+	if sc, ok := scalarOf(a); ok && utf8.Valid(key) {
+		// The common case, sized up front and parsed once: no room to
+		// reserve and fix.
+		vs := sc.size(a)
+		kv := sizeBytesField(len(key)) + sizeBytesField(vs)
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(kv))
+		b = protowire.AppendTag(b, fKeyValueKey, protowire.BytesType)
+		b = protowire.AppendBytes(b, key)
+		b = protowire.AppendTag(b, fKeyValueValue, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(vs))
+		return sc.append(b, a)
+	}
 	b, start := beginLen(b, num, 1)
 	b = appendStringField(b, fKeyValueKey, key)
 	b, vstart := beginLen(b, fKeyValueValue, 1)
 	b = appendAnyValue(b, a)
 	b = endLen(b, vstart, 1)
 	return endLen(b, start, 1)
+}
+
+// scalar is a string (valid UTF-8), int, float, bool or null value, parsed.
+type scalar struct {
+	kind batch.Kind
+	bits uint64 // the int, the float's bits, the bool
+}
+
+// scalarOf parses a's value once; ok is false for JSON values, strings of
+// invalid UTF-8 and values that are not what their kind says (Decode
+// validated every value, so only a bug makes one), which the slower path
+// writes.
+func scalarOf(a batch.Attr) (scalar, bool) {
+	switch a.Kind {
+	case batch.KindString:
+		return scalar{kind: a.Kind}, utf8.Valid(a.Value)
+	case batch.KindInt:
+		v, err := strconv.ParseInt(unsafeString(a.Value), 10, 64)
+		return scalar{a.Kind, uint64(v)}, err == nil
+	case batch.KindFloat:
+		f, err := strconv.ParseFloat(unsafeString(a.Value), 64)
+		return scalar{a.Kind, math.Float64bits(f)}, err == nil
+	case batch.KindBool:
+		return scalar{a.Kind, protowire.EncodeBool(len(a.Value) == 4)}, len(a.Value) == 4 || len(a.Value) == 5
+	case batch.KindNull:
+		return scalar{kind: a.Kind}, true
+	}
+	return scalar{}, false
+}
+
+// size is the size of the AnyValue.
+func (s scalar) size(a batch.Attr) int {
+	switch s.kind {
+	case batch.KindString:
+		return sizeBytesField(len(a.Value))
+	case batch.KindInt:
+		return 1 + protowire.SizeVarint(s.bits)
+	case batch.KindFloat:
+		return 9
+	case batch.KindBool:
+		return 2
+	}
+	return 0
+}
+
+// append appends the AnyValue's content.
+func (s scalar) append(b []byte, a batch.Attr) []byte {
+	switch s.kind {
+	case batch.KindString:
+		b = protowire.AppendTag(b, fAnyString, protowire.BytesType)
+		return protowire.AppendBytes(b, a.Value)
+	case batch.KindInt:
+		b = protowire.AppendTag(b, fAnyInt, protowire.VarintType)
+		return protowire.AppendVarint(b, s.bits)
+	case batch.KindFloat:
+		b = protowire.AppendTag(b, fAnyDouble, protowire.Fixed64Type)
+		return protowire.AppendFixed64(b, s.bits)
+	case batch.KindBool:
+		b = protowire.AppendTag(b, fAnyBool, protowire.VarintType)
+		return protowire.AppendVarint(b, s.bits)
+	}
+	return b
 }
 
 // maxDepth bounds the nesting appendJSONAny follows (a batch holds JSON
