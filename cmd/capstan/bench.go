@@ -33,6 +33,9 @@ It prints lines/s from start to the last line received, the CPU seconds of
 each agent (user+system, from /proc) per line, and each agent's peak RSS.
 With -backlog the edge first spools the whole file with its output's peer
 down, then the core starts: the edge's memory while it ships a backlog.
+With -processors the lines are JSON logs and the (edge) agent's input runs a
+typical processor chain on them before the spool: json merge, rename,
+delete, a filter and an e-mail redact.
 
 Flags:
 `
@@ -46,6 +49,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	hops := fs.Int("hops", 2, "1: one agent; 2: edge and core")
 	backlog := fs.Bool("backlog", false, "spool everything on the edge before the core starts (with -hops 2)")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed after)")
+	procs := fs.Bool("processors", false, "JSON lines through a typical processor chain on the (edge) input")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) { // help on stdout, as every command
 			fmt.Fprint(stdout, benchUsage)
@@ -60,7 +64,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "capstan bench: want -lines > 0, -line-bytes >= 16, -hops 1 or 2 (see capstan bench --help)")
 		return 2
 	}
-	b := &bench{lines: *lines, lineBytes: *lineBytes, hops: *hops, backlog: *backlog && *hops == 2, out: stdout}
+	b := &bench{lines: *lines, lineBytes: *lineBytes, hops: *hops, backlog: *backlog && *hops == 2, out: stdout, processors: *procs}
 	if err := b.run(*dir); err != nil {
 		fmt.Fprintf(stderr, "capstan bench: %v\n", err)
 		return 1
@@ -70,7 +74,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 
 type bench struct {
 	lines, lineBytes, hops int
-	backlog                bool
+	backlog, processors    bool
 	out                    io.Writer
 
 	dir      string
@@ -108,7 +112,7 @@ func (b *bench) run(dir string) error {
 	defer b.stopAll()
 	input := filepath.Join(dir, "in", "app.log")
 	fmt.Fprintf(b.out, "writing %d lines of %d bytes to %s\n", b.lines, b.lineBytes, input)
-	if err := writeLines(input, b.lines, b.lineBytes); err != nil {
+	if err := writeLines(input, b.lines, b.lineBytes, b.processors); err != nil {
 		return err
 	}
 	recv, err := b.receive()
@@ -119,7 +123,7 @@ func (b *bench) run(dir string) error {
 
 	start := time.Now()
 	if b.hops == 1 {
-		if _, err := b.start("agent", oneHopConfig(dir, input, recv.Addr().String())); err != nil {
+		if _, err := b.start("agent", b.oneHopConfig(dir, input, recv.Addr().String())); err != nil {
 			return err
 		}
 	} else {
@@ -132,7 +136,7 @@ func (b *bench) run(dir string) error {
 				return err
 			}
 		}
-		edge, err := b.start("edge", edgeConfig(dir, input, corePort))
+		edge, err := b.start("edge", b.edgeConfig(dir, input, corePort))
 		if err != nil {
 			return err
 		}
@@ -174,8 +178,9 @@ func (b *bench) run(dir string) error {
 	return nil
 }
 
-// writeLines writes n numbered lines of size bytes each.
-func writeLines(path string, n, size int) error {
+// writeLines writes n numbered lines of size bytes each: plain text, or
+// JSON logs as an application writes them.
+func writeLines(path string, n, size int, asJSON bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -187,6 +192,13 @@ func writeLines(path string, n, size int) error {
 	pad := bytes.Repeat([]byte("x"), size)
 	line := make([]byte, 0, size)
 	for i := 0; i < n; i++ {
+		if asJSON {
+			line = strconv.AppendInt(append(line[:0], `{"level":"info","msg":"user alice@example.com logged in","n":`...), int64(i), 10)
+			line = append(line, `,"pad":"`...)
+			line = append(line, pad[:max(0, size-3-len(line))]...)
+			w.Write(append(line, '"', '}', '\n'))
+			continue
+		}
 		line = strconv.AppendInt(append(line[:0], "line "...), int64(i), 10)
 		line = append(line, ' ')
 		line = append(line, pad[:max(0, size-1-len(line))]...)
@@ -241,22 +253,39 @@ http: {address: "127.0.0.1:0"}
 spool: {fsync: never}
 `
 
-func oneHopConfig(dir, input, recv string) string {
-	return fmt.Sprintf(`data_dir: %s
-%sinputs:
-  app: {type: file, include: [%q], start_at: beginning}
-outputs:
-  receiver: {type: tcp, address: %q}
-`, filepath.Join(dir, "agent"), benchCommon, input, recv)
+// benchChain is the typical chain of -processors: what a Kubernetes
+// application's JSON log gets at the edge.
+const benchChain = `
+    processors:
+      - {type: json, merge: true}
+      - {type: rename, from: msg, to: message}
+      - {type: delete, fields: [pad]}
+      - {type: filter, drop_if: 'attrs["level"] == "trace"'}
+      - {type: redact, detectors: [email]}
+`
+
+func (b *bench) input(input string) string {
+	in := fmt.Sprintf("  app:\n    type: file\n    include: [%q]\n    start_at: beginning\n", input)
+	if b.processors {
+		in += strings.TrimPrefix(benchChain, "\n")
+	}
+	return in
 }
 
-func edgeConfig(dir, input string, corePort int) string {
+func (b *bench) oneHopConfig(dir, input, recv string) string {
 	return fmt.Sprintf(`data_dir: %s
 %sinputs:
-  app: {type: file, include: [%q], start_at: beginning}
-outputs:
+%soutputs:
+  receiver: {type: tcp, address: %q}
+`, filepath.Join(dir, "agent"), benchCommon, b.input(input), recv)
+}
+
+func (b *bench) edgeConfig(dir, input string, corePort int) string {
+	return fmt.Sprintf(`data_dir: %s
+%sinputs:
+%soutputs:
   core: {type: forward, endpoints: ["127.0.0.1:%d"]}
-`, filepath.Join(dir, "edge"), benchCommon, input, corePort)
+`, filepath.Join(dir, "edge"), benchCommon, b.input(input), corePort)
 }
 
 func coreConfig(dir string, port int, recv string) string {

@@ -280,6 +280,13 @@ func (p *agentProc) signal(s syscall.Signal) {
 // a death by signal N).
 func (p *agentProc) wait() int {
 	p.t.Helper()
+	// Read stderr to its end first: Wait closes the pipe, and lines the
+	// reader had not taken yet (the last ones before exit) would be lost.
+	p.mu.Lock()
+	for !p.closed {
+		p.more.Wait()
+	}
+	p.mu.Unlock()
 	p.cmd.Wait()
 	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 	if ws.Signaled() {
