@@ -2,7 +2,9 @@ package process
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,9 +39,10 @@ type AppendStats struct {
 // to one of its partitions, before they reach the spool: the spool holds
 // the final record, so every output and every replay sees the same bytes.
 // Each batch comes out as one version 2 batch per stream its records are
-// routed to, with the input batch's producer, sequence and source
-// attributes: the spool's deduplication of a re-read source works per
-// partition as it does without processors. A batch whose records are all
+// routed to, with the input batch's sequence and source attributes and its
+// producer (ProducerIn: derived per stream other than the input's): the
+// spool's deduplication of a re-read source works per partition as it does
+// without processors. A batch whose records are all
 // dropped appends nothing.
 type Appender struct {
 	chain   *Chain
@@ -67,6 +70,27 @@ func NewAppender(c *Chain, id int, home string, streams []string, targets Target
 // ID is the partition's index in the input's stream.
 func (a *Appender) ID() int { return a.id }
 
+// ProducerIn is the producer a source's batches carry in stream: the
+// source's own in the input's stream, one derived from it and the stream's
+// name in any other. A batch split by a route keeps one identity per part,
+// so that two parts that meet again in one partition (both streams
+// forwarded into one core stream) are not taken for a re-send of each
+// other, and a re-read source's part in each stream is still recognised.
+func ProducerIn(producer uint64, home, stream string) uint64 {
+	if stream == home || producer == 0 {
+		return producer
+	}
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], producer)
+	h.Write(b[:])
+	h.Write([]byte(stream))
+	if p := h.Sum64(); p != 0 {
+		return p
+	}
+	return 1
+}
+
 // Sequence is the highest sequence of producer stored in any stream this
 // partition's records can go to: where a source got to, wherever its records
 // were routed.
@@ -78,7 +102,7 @@ func (a *Appender) Sequence(producer uint64) (uint64, bool) {
 		if !ok {
 			continue
 		}
-		if s, ok := p.Sequence(producer); ok && (!found || s > best) {
+		if s, ok := p.Sequence(ProducerIn(producer, a.home, st)); ok && (!found || s > best) {
 			best, found = s, true
 		}
 	}
@@ -164,7 +188,7 @@ func (a *Appender) process(ctx context.Context, bt *batch.Batch) (spool.AppendRe
 			a.builders[st] = bld
 		}
 		if !a.used(st) {
-			bld.ResetV2(bt.Producer, observed, a.src)
+			bld.ResetV2(ProducerIn(bt.Producer, a.home, st), observed, a.src)
 			a.order = append(a.order, st)
 		}
 		bld.AddRecord(a.rec.Time, batch.KindString, a.rec.Body, a.rec.Fields)

@@ -80,7 +80,7 @@ func TestAppenderRoutesAndKeepsTheSource(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if bt.Magic != batch.MagicV2 || bt.Producer != 7 || bt.Sequence != 4242 || bt.ObservedTime == 0 {
+		if bt.Magic != batch.MagicV2 || bt.Producer != ProducerIn(7, "app", name) || bt.Sequence != 4242 || bt.ObservedTime == 0 {
 			t.Errorf("%s: header %+v", name, bt.Header)
 		}
 		src := bt.SourceAttrs()
@@ -99,6 +99,9 @@ func TestAppenderRoutesAndKeepsTheSource(t *testing.T) {
 	}
 	if s, ok := a.Sequence(7); !ok || s != 4242 {
 		t.Errorf("Sequence = %d %v", s, ok)
+	}
+	if ProducerIn(7, "app", "debug") == 7 || ProducerIn(7, "app", "app") != 7 {
+		t.Error("the debug part shares the source's producer: it would be taken for a re-send where both meet")
 	}
 	// All dropped: nothing appended, and the batch's sequence is not
 	// known anywhere (the source re-reads it after a crash, and drops it
