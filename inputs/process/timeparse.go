@@ -1,6 +1,7 @@
 package process
 
 import (
+	"github.com/capstan-agent/capstan/inputs/internal/civil"
 	"time"
 )
 
@@ -30,13 +31,13 @@ func parseISO(b []byte, loc *time.Location) (int64, bool) {
 		return 0, false
 	}
 	if len(rest) == 0 {
-		return civil(year, month, day, hour, minute, sec, nanos, loc), true
+		return wallTime(year, month, day, hour, minute, sec, nanos, loc), true
 	}
 	offset, ok := zoneOffset(rest)
 	if !ok {
 		return 0, false
 	}
-	return (daysFromCivil(year, month, day)*86400+hour*3600+minute*60+sec-offset)*1e9 + nanos, true
+	return (civil.Days(year, month, day)*86400+hour*3600+minute*60+sec-offset)*1e9 + nanos, true
 }
 
 // parseCommonLog parses 02/Jan/2006:15:04:05 -0700 (nginx, Apache).
@@ -57,7 +58,7 @@ func parseCommonLog(b []byte) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return (daysFromCivil(year, month, day)*86400 + hour*3600 + minute*60 + sec - offset) * 1e9, true
+	return (civil.Days(year, month, day)*86400 + hour*3600 + minute*60 + sec - offset) * 1e9, true
 }
 
 // parseSyslog parses Jan _2 15:04:05[.fraction] (RFC 3164), which has no
@@ -86,13 +87,13 @@ func parseSyslog(b []byte, ref int64, loc *time.Location) (int64, bool) {
 	}
 	year := int64(time.Unix(0, ref).In(loc).Year())
 	if !validClock(year, month, day, hour, minute, sec) ||
-		civil(year, month, day, hour, minute, sec, nanos, loc)-ref > 31*24*int64(time.Hour) {
+		wallTime(year, month, day, hour, minute, sec, nanos, loc)-ref > 31*24*int64(time.Hour) {
 		year--
 	}
 	if !validClock(year, month, day, hour, minute, sec) {
 		return 0, false
 	}
-	return civil(year, month, day, hour, minute, sec, nanos, loc), true
+	return wallTime(year, month, day, hour, minute, sec, nanos, loc), true
 }
 
 // parseEpoch parses an integer or decimal number of units (1e9 for
@@ -196,14 +197,14 @@ func zoneOffset(b []byte) (int64, bool) {
 }
 
 func validClock(year, month, day, hour, minute, sec int64) bool {
-	return month >= 1 && month <= 12 && day >= 1 && day <= daysIn(month, year) &&
+	return month >= 1 && month <= 12 && day >= 1 && day <= civil.DaysIn(month, year) &&
 		hour <= 23 && minute <= 59 && sec <= 60
 }
 
 // civil is the unix time of a wall-clock time in loc.
-func civil(year, month, day, hour, minute, sec, nanos int64, loc *time.Location) int64 {
+func wallTime(year, month, day, hour, minute, sec, nanos int64, loc *time.Location) int64 {
 	if loc == time.UTC {
-		return (daysFromCivil(year, month, day)*86400+hour*3600+minute*60+sec)*1e9 + nanos
+		return (civil.Days(year, month, day)*86400+hour*3600+minute*60+sec)*1e9 + nanos
 	}
 	return time.Date(int(year), time.Month(month), int(day), int(hour), int(minute), int(sec), int(nanos), loc).UnixNano()
 }
@@ -231,34 +232,4 @@ func digits(b []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
-}
-
-func daysIn(month, year int64) int64 {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil is days since 1970-01-01 of a proleptic Gregorian date
-// (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }

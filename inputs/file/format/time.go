@@ -1,6 +1,10 @@
 package format
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/capstan-agent/capstan/inputs/internal/civil"
+)
 
 var errTime = errors.New("bad RFC 3339 timestamp")
 
@@ -80,7 +84,7 @@ func parseDateTime(b []byte) (secs, nanos int64, rest []byte, ok bool) {
 	minute, ok5 := digits(b[14:16])
 	sec, ok6 := digits(b[17:19])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
-		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 60 {
+		day > civil.DaysIn(month, year) || hour > 23 || minute > 59 || sec > 60 {
 		return 0, 0, nil, false
 	}
 	rest = b[19:]
@@ -96,7 +100,7 @@ func parseDateTime(b []byte) (secs, nanos int64, rest []byte, ok bool) {
 		}
 		rest = rest[i:]
 	}
-	secs = daysFromCivil(year, month, day)*86400 + hour*3600 + minute*60 + sec
+	secs = civil.Days(year, month, day)*86400 + hour*3600 + minute*60 + sec
 	return secs, nanos, rest, true
 }
 
@@ -224,31 +228,4 @@ func digits(b []byte) (int64, bool) {
 		n = n*10 + int64(c-'0')
 	}
 	return n, true
-}
-
-func daysIn(month, year int64) int64 {
-	switch month {
-	case 2:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case 4, 6, 9, 11:
-		return 30
-	}
-	return 31
-}
-
-// daysFromCivil is days since 1970-01-01 of a proleptic Gregorian date
-// (Howard Hinnant's algorithm).
-func daysFromCivil(y, m, d int64) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
 }
