@@ -1,8 +1,9 @@
 package process
 
 import (
-	"github.com/capstan-agent/capstan/inputs/internal/civil"
 	"time"
+
+	"github.com/capstan-agent/capstan/inputs/internal/civil"
 )
 
 // Time parsers for the named layouts, written by hand so that the common
