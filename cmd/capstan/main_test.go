@@ -198,7 +198,7 @@ func startAgent(t *testing.T, dir string, environ []string, args ...string) *age
 	}()
 	// A guard against a hang, not a speed check: a test that waits for a log
 	// line that never comes fails when the process is killed.
-	guard := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	guard := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
 	t.Cleanup(func() {
 		guard.Stop()
 		if cmd.ProcessState == nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -349,8 +350,12 @@ func TestOTLPUnder503(t *testing.T) {
 	const lines = 100_000
 	recv := otlptest.Start(t, otlptest.Options{NoGRPC: true})
 	rng := rand.New(rand.NewPCG(1, 2))
+	var rngMu sync.Mutex // the front answers requests on several goroutines
 	front := otlptest.NewHTTPFront(t, recv.HTTPAddr, func(otlptest.Seen) otlptest.HTTPAnswer {
-		if rng.IntN(20) == 0 {
+		rngMu.Lock()
+		fail := rng.IntN(20) == 0
+		rngMu.Unlock()
+		if fail {
 			return otlptest.HTTPStatus(503, "0")
 		}
 		return otlptest.HTTPAnswer{}
