@@ -95,7 +95,7 @@ func (e *Engine) sendOnce(sctx context.Context, req *Request) Result {
 	if e.opts.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(sctx, e.opts.Timeout)
 	}
-	req.marks, req.lost = req.marks[:0], req.lost[:0]
+	req.marks = req.marks[:0]
 	s := e.stats
 	s.Requests.Add(1)
 	if req.attempt > 0 {
@@ -130,17 +130,8 @@ func (e *Engine) sendOnce(sctx context.Context, req *Request) Result {
 // false if the output stopped meanwhile; reason is that of the first record
 // to send again.
 func (e *Engine) settle(ctx context.Context, req *Request) (again bool, reason string, ok bool) {
-	unnamed := 0
-	for _, l := range req.lost {
-		n := min(l.n, req.n-unnamed)
-		unnamed += n
-		e.stats.dead.add(l.reason, uint64(n))
-		e.log.Warn("records refused for good; the destination did not say which, so they are not in the dead letter",
-			zap.Stringer("partition", req.lane.key), zap.Int("records", n), zap.Int("of", req.n),
-			zap.String("reason", l.reason), zap.String("message", l.detail))
-	}
 	if len(req.marks) == 0 {
-		e.stats.Records.Add(uint64(req.n - unnamed))
+		e.stats.Records.Add(uint64(req.n))
 		return false, "", true
 	}
 	marks := req.marks
@@ -162,7 +153,7 @@ func (e *Engine) settle(ctx context.Context, req *Request) (again bool, reason s
 			dups++
 		}
 	}
-	e.stats.Records.Add(uint64(max(req.n-len(retryOffs)-len(dead)-unnamed, 0)))
+	e.stats.Records.Add(uint64(max(req.n-len(retryOffs)-len(dead), 0)))
 	e.stats.Duplicates.Add(uint64(dups))
 	if len(dead) > 0 && !e.deadLetter(ctx, req.lane, dead) {
 		return false, "", false

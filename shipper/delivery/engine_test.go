@@ -467,27 +467,3 @@ func TestCommitWhileAssembling(t *testing.T) {
 	waitFor(t, "checkpoint at 20", func() bool { return r.committed(0) == 20 })
 	run.stop()
 }
-
-// A refusal without the records named (OTLP partial_success) is counted
-// by reason; the request is delivered.
-func TestRejectUnnamed(t *testing.T) {
-	r := newRig(t, 1)
-	r.add(0, 0, 10, 10, "a", nil)
-	sc := newScript(func(_ context.Context, req *Request, s sent) Result {
-		req.RejectUnnamed(3, "partial_success", "3 log records had no body")
-		return Delivered()
-	})
-	e := New(settings(), opts(nil), lineEncoder{}, sc)
-	run := r.run(e)
-	waitFor(t, "checkpoint at 10", func() bool { return r.committed(0) == 10 })
-	run.stop()
-	if n := e.Stats().DeadLettered("partial_success"); n != 3 {
-		t.Errorf("dead_letter_records_total{reason=partial_success} = %d", n)
-	}
-	if n := e.Stats().Records.Load(); n != 7 {
-		t.Errorf("records_total = %d, want 7", n)
-	}
-	if len(sc.sends()) != 1 {
-		t.Errorf("sent %d times", len(sc.sends()))
-	}
-}

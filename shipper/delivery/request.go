@@ -24,7 +24,6 @@ type Request struct {
 	runs    []run  // offsets of its records, in order
 	ends    []int  // ends[i]: len(Body) after record i
 	marks   []mark // per-record answers of the last send
-	lost    []lost // refusals the destination did not say of which records
 	n       int
 	attempt int
 	opened  time.Time
@@ -47,11 +46,6 @@ const (
 type mark struct {
 	i              int
 	kind           markKind
-	reason, detail string
-}
-
-type lost struct {
-	n              int
 	reason, detail string
 }
 
@@ -121,21 +115,12 @@ func (r *Request) DuplicateRecord(i int) {
 	r.marks = append(r.marks, mark{i: i, kind: markDuplicate})
 }
 
-// RejectUnnamed says the destination refused n of the request's records
-// for good without saying which (OTLP's partial_success): they cannot go to
-// the dead letter; they are counted in dead_letter_records_total under
-// reason and logged with detail, and the rest of the request is delivered.
-func (r *Request) RejectUnnamed(n int, reason, detail string) {
-	r.lost = append(r.lost, lost{n: n, reason: reason, detail: detail})
-}
-
 // reset empties the request for new records of the same lane and key.
 func (r *Request) reset() {
 	r.Body = r.Body[:0]
 	r.runs = r.runs[:0]
 	r.ends = r.ends[:0]
 	r.marks = r.marks[:0]
-	r.lost = r.lost[:0]
 	r.n = 0
 }
 
