@@ -723,3 +723,48 @@ func (slow) Run(ctx context.Context, host component.OutputHost) error {
 	return nil
 }
 func (slow) Drain(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+
+// TestReadyzWhileStopping: while the agent stops, /readyz says so, and the
+// inputs it stopped on purpose are "stopped", not restarting or down.
+func TestReadyzWhileStopping(t *testing.T) {
+	h := newHarness()
+	h.reg.Output(component.NewOutputFactory("slow", func() *nothing { return &nothing{} },
+		func(component.Settings, *nothing) (component.Output, error) { return slow{}, nil }))
+	a := New(h.load(t, t.TempDir(), withOutput("s: {type: slow}")+"shutdown_grace: 1h\n"), Options{Registry: h.reg})
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- a.Stop(ctx) }()
+	// The slow output drains until ctx ends, so the agent stays stopping,
+	// with its inputs stopped, until the test cancels.
+	deadline := time.Now().Add(20 * time.Second)
+	var report string
+	for {
+		var ok bool
+		ok, report = a.readiness()
+		if strings.Contains(report, "agent: stopping\n") {
+			if ok {
+				t.Fatalf("ready while stopping:\n%s", report)
+			}
+			if strings.Contains(report, "input a (gen): stopped\n") {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 20s for /readyz to show input a stopped; it says:\n%s", report)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if strings.Contains(report, string(component.Restarting)) {
+		t.Errorf("/readyz while stopping:\n%s", report)
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop did not return within 20s of its context ending")
+	}
+}
