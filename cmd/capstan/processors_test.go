@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -52,8 +54,9 @@ inputs:
         cases:
           - {if: 'attrs["level"] == "debug"', stream: debug}
 outputs:
-  all: {type: file, path: %q}
-`, data, logFile, filepath.Join(dir, "out.log"))), 0o644)
+  main: {type: file, path: %q, encoding: ndjson, streams: [default]}
+  debugging: {type: file, path: %q, encoding: ndjson, streams: [debug]}
+`, data, logFile, filepath.Join(dir, "default.out"), filepath.Join(dir, "debug.out"))), 0o644)
 
 	// Line i: every 5th is plain text, every 7th a health check, every
 	// 3rd (of the rest) debug; some carry an e-mail address.
@@ -172,7 +175,39 @@ outputs:
 				len(missing), first(missing), len(extra), first(extra), len(twice), first(twice))
 		}
 	}
+
+	// Each stream's output holds the records its stream holds, each once
+	// and byte for byte as spool dump prints them (the NDJSON record):
+	// what the outputs replayed after each kill is what the spool holds.
+	for stream, out := range map[string]string{"default": "default.out", "debug": "debug.out"} {
+		r := capstan(t, dir, env(), "spool", "dump", data, stream)
+		if r.code != 0 {
+			t.Fatalf("spool dump %s: exit %d\n%s", stream, r.code, r.stderr)
+		}
+		dumped := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		for i, d := range dumped { // where the record is, then the record
+			dumped[i] = dumpWhere.ReplaceAllString(d, "{")
+		}
+		b, err := os.ReadFile(filepath.Join(dir, out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(dumped) != len(want[stream]) {
+			t.Errorf("spool dump of %s: %d records, want %d", stream, len(dumped), len(want[stream]))
+		}
+		sort.Strings(dumped)
+		sort.Strings(delivered)
+		if !slices.Equal(dumped, delivered) {
+			t.Errorf("output of stream %s: %d lines, spool dump %d; they differ (first: %v, %v)",
+				stream, len(delivered), len(dumped), first(delivered), first(dumped))
+		}
+	}
 }
+
+// dumpWhere is the start of a spool dump line: where the record is, before
+// the record as NDJSON outputs write it.
+var dumpWhere = regexp.MustCompile(`^\{"stream":"[^"]*","partition":\d+,"offset":\d+,`)
 
 // describeRecord is what a processed record is for the test: a plain
 // line's body (redacted), or a parsed line's fields in key order.
