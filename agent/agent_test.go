@@ -387,8 +387,11 @@ func TestReloadOutputWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 10; i++ {
-		for n := h.sent.Load(); h.sent.Load() < n+500; {
-			time.Sleep(time.Millisecond)
+		n := h.sent.Load()
+		for deadline := time.Now().Add(20 * time.Second); h.sent.Load() < n+500; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("reload %d: waited 20s for the input to append 500 lines past %d; it is at %d", i, n, h.sent.Load())
+			}
 		}
 		// Toggle a setting the reload compares; both print raw lines.
 		c := h.load(t, dir, cfgs[i%2])

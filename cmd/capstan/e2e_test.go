@@ -109,18 +109,22 @@ outputs:
 			core = start(coreCfg)
 		}
 	}
-	// Wait for the core to hold as many records as lines were written (a
-	// guard in startAgent bounds the wait), then stop both cleanly.
+	// Wait for the core to hold as many records as lines were written,
+	// then stop both cleanly.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
+		var n uint64
 		info, err := spool.Inspect(coreData)
 		if err == nil && len(info.Partitions) > 0 {
-			var n uint64
 			for _, p := range info.Partitions {
 				n += p.Next - p.Oldest
 			}
 			if n >= uint64(written) {
 				break
 			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 2m for the core to hold %d lines; it holds %d (inspect: %v)\nedge:\n%s\ncore:\n%s", written, n, err, edge.allLogs(), core.allLogs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -197,8 +197,14 @@ func startAgent(t *testing.T, dir string, environ []string, args ...string) *age
 		p.mu.Unlock()
 	}()
 	// A guard against a hang, not a speed check: a test that waits for a log
-	// line that never comes fails when the process is killed.
-	guard := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
+	// line (or an exit) that never comes fails when the process is killed,
+	// and the logs it prints say so.
+	guard := time.AfterFunc(5*time.Minute, func() {
+		p.mu.Lock()
+		p.logs = append(p.logs, "[test] agent killed by the 5-minute hang guard")
+		p.mu.Unlock()
+		cmd.Process.Kill()
+	})
 	t.Cleanup(func() {
 		guard.Stop()
 		if cmd.ProcessState == nil {

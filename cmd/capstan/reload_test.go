@@ -214,9 +214,15 @@ func (e *reloadEnv) write(n int) {
 		}
 		switch e.source {
 		case "tcp":
-			for conn == nil {
+			for deadline := time.Now().Add(time.Minute); conn == nil; {
 				c, err := net.Dial("tcp", e.tcpInAddr)
 				if err != nil {
+					if time.Now().After(deadline) {
+						e.mu.Lock()
+						e.writeErr = fmt.Errorf("waited a minute for the tcp input to listen on %s: %w", e.tcpInAddr, err)
+						e.mu.Unlock()
+						return
+					}
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}

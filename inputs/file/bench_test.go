@@ -69,8 +69,10 @@ func BenchmarkTail(b *testing.B) {
 		start := time.Now()
 		b.StartTimer()
 		go func() { done <- in.Run(ctx) }()
-		for in.Stats().Bytes.Load() < uint64(size) {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(time.Minute); in.Stats().Bytes.Load() < uint64(size); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("waited a minute for the input to read %d bytes; it read %d", size, in.Stats().Bytes.Load())
+			}
 		}
 		b.StopTimer()
 		elapsed += time.Since(start)

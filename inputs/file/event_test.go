@@ -9,6 +9,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/spool"
 )
 
@@ -21,13 +22,7 @@ const eventDeadline = 20 * time.Second
 // waited for.
 func waitWithin(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	componenttest.WaitFor(t, d, what, cond)
 }
 
 // TestEmptyFileReadOnFirstWrite: a file that is empty when first seen (as

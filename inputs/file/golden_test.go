@@ -66,9 +66,8 @@ func TestGolden(t *testing.T) {
 				time.Sleep(time.Second)
 				recs = h.records()
 			} else {
-				recs = h.waitCount(wantLines)
-				time.Sleep(100 * time.Millisecond) // nothing more may come
-				recs = h.records()
+				h.waitCount(wantLines)
+				recs = h.settled("the input's records past the golden's", 2*h.cfg.PollInterval) // nothing more may come
 			}
 			sort.SliceStable(recs, func(i, j int) bool { return recs[i].attrs["log.file.path"] < recs[j].attrs["log.file.path"] })
 			var b strings.Builder

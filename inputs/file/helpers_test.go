@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -187,6 +188,23 @@ func (h *harness) waitFor(what string, cond func([]rec) bool) []rec {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// settled is the check that nothing more comes: it waits until the input
+// has appended nothing for settle while it scanned its globs (and read every
+// file after) twice, and returns the spool's records.
+func (h *harness) settled(what string, settle time.Duration) []rec {
+	h.t.Helper()
+	type progress struct{ records, bytes uint64 }
+	st := h.in.Stats()
+	componenttest.Quiesce(h.t, componenttest.Quiet[progress]{
+		What:     what,
+		Observe:  func() progress { return progress{st.Records.Load(), st.Bytes.Load()} },
+		Settle:   settle,
+		Progress: st.Scans.Load,
+		Rounds:   2,
+	})
+	return h.records()
 }
 
 func (h *harness) waitCount(n int) []rec {

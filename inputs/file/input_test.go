@@ -48,10 +48,8 @@ func TestRestartResumes(t *testing.T) {
 	h.waitCount(100)
 	h.restart()
 	appendFile(t, h.path("a.log"), numbered("a", 100, 150))
-	recs := h.waitCount(150)
-	time.Sleep(50 * time.Millisecond)
-	checkExactlyOnce(t, h.records(), map[string]int{"a": 150})
-	_ = recs
+	h.waitCount(150)
+	checkExactlyOnce(t, h.settled("the records after the restart", 2*h.cfg.PollInterval), map[string]int{"a": 150})
 }
 
 func TestStartAtEnd(t *testing.T) {
@@ -59,9 +57,7 @@ func TestStartAtEnd(t *testing.T) {
 	writeFile(t, h.path("old.log"), numbered("old", 0, 10))
 	h.start()
 	// After the first scan, a new file is read from its start.
-	for h.in.Stats().FilesTracked.Load() < 1 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitWithin(t, 60*time.Second, "the first scan to track old.log", func() bool { return h.in.Stats().FilesTracked.Load() >= 1 })
 	writeFile(t, h.path("new.log"), numbered("new", 0, 5))
 	h.waitCount(5)
 	appendFile(t, h.path("old.log"), numbered("old", 10, 12))

@@ -125,8 +125,7 @@ func TestLogrotate(t *testing.T) {
 				}
 				return true
 			})
-			time.Sleep(2 * h.cfg.RotateWait) // let anything extra arrive
-			recs = h.records()
+			recs = h.settled("the records after the last rotation", 2*h.cfg.RotateWait) // let anything extra arrive
 			seen := make([]int, n)
 			for _, r := range recs {
 				var i int

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 )
 
 // checkSet fails unless every prefix-i for i < n is among the records
@@ -299,8 +298,7 @@ func TestCopyTruncateWhileStopped(t *testing.T) {
 				recs = waitPrefix(h, "a", 150)
 				want = 150
 			}
-			time.Sleep(100 * time.Millisecond)
-			recs = h.records()
+			recs = h.settled("the records of the truncated file", 2*h.cfg.PollInterval)
 			checkSet(t, recs, "a", want)
 			checkSet(t, recs, "b", 300)
 		})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/spool"
 )
 
@@ -143,7 +144,10 @@ func TestBackpressure(t *testing.T) {
 	path := filepath.Join(dir, "a.log")
 	writeFile(t, path, strings.Repeat(strings.Repeat("x", 99)+"\n", 10000)) // 1 MB
 	part := &blockingPartition{release: make(chan struct{})}
-	in, err := New(Config{Name: "f", StartAt: "beginning", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 64 << 10},
+	// A short scan_interval: the unread-bytes sampler, all that runs while
+	// an append blocks, then shows the input alive (below).
+	in, err := New(Config{Name: "f", StartAt: "beginning", Include: []string{dir + "/*.log"}, MaxLineBytes: 1000, ReadBufferBytes: 64 << 10,
+		ScanInterval: 20 * time.Millisecond, PollInterval: 5 * time.Millisecond},
 		Target{Partitions: []Partition{part}, PositionsPath: filepath.Join(dir, "positions")}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -151,17 +155,49 @@ func TestBackpressure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx) }()
-	for part.calls.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	st := in.Stats()
+	componenttest.WaitFor(t, time.Minute, "the first append", func() bool { return part.calls.Load() > 0 })
+	// Were it to read on, it would while the file grows under it and the
+	// sampler, stale past scan_interval, sees the growth three times.
+	type progress struct {
+		bytes uint64
+		calls int32
 	}
-	time.Sleep(50 * time.Millisecond) // were it to read on, it would have by now
-	if n := in.Stats().Bytes.Load(); n > 64<<10 || part.calls.Load() != 1 {
+	var samples atomic.Uint64
+	stopGrowing := make(chan struct{})
+	grown := make(chan struct{})
+	go func() {
+		defer close(grown)
+		f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		defer f.Close()
+		for range 3 {
+			u := st.UnreadBytes.Load()
+			f.WriteString(strings.Repeat("y", 99) + "\n")
+			for st.UnreadBytes.Load() < u+100 {
+				select {
+				case <-stopGrowing:
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+			samples.Add(1)
+		}
+	}()
+	componenttest.Quiesce(t, componenttest.Quiet[progress]{
+		What:     "the bytes read and appends made while the spool is full",
+		Observe:  func() progress { return progress{st.Bytes.Load(), part.calls.Load()} },
+		Settle:   10 * time.Millisecond,
+		Progress: samples.Load,
+		Rounds:   3,
+		Deadline: 20 * time.Second,
+	})
+	close(stopGrowing)
+	<-grown
+	if n := st.Bytes.Load(); n > 64<<10 || part.calls.Load() != 1 {
 		t.Fatalf("read %d bytes in %d appends while the spool was full", n, part.calls.Load())
 	}
 	close(part.release)
-	for in.Stats().Bytes.Load() < 1_000_000 {
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.WaitFor(t, time.Minute, "the input to read the whole file once the spool has room", func() bool { return st.Bytes.Load() >= 1_000_000 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -233,9 +269,7 @@ func TestAppendErrorRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- in.Run(ctx) }()
-	for in.Stats().Records.Load() < 5000 {
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.WaitFor(t, time.Minute, "5000 records past the failing appends", func() bool { return in.Stats().Records.Load() >= 5000 })
 	cancel()
 	<-done
 	if n := in.Stats().Errors.Load(); n != 3 {

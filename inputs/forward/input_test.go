@@ -276,8 +276,10 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatalf("second client: %+v", sh)
 	}
 	c.conn.Close()
-	for in.Stats().Connections.Load() != 0 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(time.Minute); in.Stats().Connections.Load() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for the input to see the first client leave; %d connections open", in.Stats().Connections.Load())
+		}
 	}
 	if _, sh = dial(t, in, hello("")); !sh.Accepted {
 		t.Fatalf("client after the first left refused: %s", sh.Reason)

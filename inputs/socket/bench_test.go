@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/capstan-agent/capstan/component/componenttest"
 )
 
 // lines200 is n lines of 200 bytes, newline included.
@@ -47,8 +49,10 @@ func BenchmarkTCP(b *testing.B) {
 				})
 			}
 			wg.Wait()
-			for h.in.Stats().Messages.Load() < total {
-				time.Sleep(time.Millisecond)
+			for deadline := time.Now().Add(time.Minute); h.in.Stats().Messages.Load() < total; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					b.Fatalf("waited a minute for the input to take %d lines; it took %d", total, h.in.Stats().Messages.Load())
+				}
 			}
 			h.stop()
 			el, cpu := time.Since(start), cpuTime()-cpu0
@@ -90,16 +94,11 @@ func BenchmarkUDP(b *testing.B) {
 			}
 			wg.Wait()
 			sent := time.Since(start)
-			// Let the input catch up with what the kernel queued.
-			last := uint64(0)
-			for {
-				time.Sleep(50 * time.Millisecond)
-				n := h.in.Stats().Messages.Load()
-				if n == last {
-					break
-				}
-				last = n
-			}
+			// Let the input catch up with what the kernel queued (what is
+			// lost never comes: this waits for the count to hold still).
+			componenttest.Quiesce(b, componenttest.Quiet[uint64]{
+				What: "the datagrams the input took", Observe: h.in.Stats().Messages.Load, Settle: 50 * time.Millisecond,
+			})
 			b.StopTimer()
 			h.stop()
 			s := h.in.Stats()

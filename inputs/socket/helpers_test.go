@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -86,16 +87,10 @@ func (h *harness) stop() {
 
 func (h *harness) addr(i int) string { return h.in.Addrs()[i].String() }
 
-// waitFor polls cond until it holds; the test's own timeout bounds it.
+// waitFor waits up to a minute for cond, failing with what it waited for.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	componenttest.WaitFor(t, time.Minute, what, cond)
 }
 
 // records reads every record of the stream, partition by partition.

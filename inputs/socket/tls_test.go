@@ -94,13 +94,22 @@ func TestTLS(t *testing.T) {
 			return "", err
 		}
 		defer c.Close()
+		taken := h.in.Stats().Messages.Load()
 		if _, err := fmt.Fprintln(c, msg); err != nil {
 			return "", err
 		}
-		// TLS 1.3 reports a refused client certificate on the first read.
-		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-		if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
-			return "", err
+		// TLS 1.3 reports a refused client certificate on a read; the
+		// input never writes otherwise. Wait for either: the input took
+		// the line, or the read failed.
+		deadline := time.Now().Add(30 * time.Second)
+		for h.in.Stats().Messages.Load() == taken {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited 30s for the input to take or refuse %q; it took %d lines", msg, taken)
+			}
+			c.SetReadDeadline(time.Now().Add(5 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); err != nil && !isTimeout(err) {
+				return "", err
+			}
 		}
 		return c.ConnectionState().PeerCertificates[0].Subject.CommonName, nil
 	}

@@ -220,13 +220,7 @@ func (r *rig) run(e *Engine) *running {
 // for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s still waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // deadRecords reads the dead-letter stream: body → reason attribute.

@@ -211,8 +211,10 @@ func BenchmarkForwardToCoreSpool(b *testing.B) {
 		start, cpu0 := time.Now(), procCPU()
 		go func() { inDone <- in.Run(ctx) }()
 		go func() { outDone <- out.Run(ctx) }()
-		for cst.Partition(0).NextOffset()+cst.Partition(1).NextOffset() < records {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(2 * time.Minute); cst.Partition(0).NextOffset()+cst.Partition(1).NextOffset() < records; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				b.Fatalf("waited 2m for the core to hold %d records; it holds %d", records, cst.Partition(0).NextOffset()+cst.Partition(1).NextOffset())
+			}
 		}
 		elapsed += time.Since(start)
 		cpu += procCPU() - cpu0

@@ -206,8 +206,10 @@ func TestFailoverBetweenCoreProcesses(t *testing.T) {
 	coreB := startChild(t, "core", append(common, "CAPSTAN_DIR="+dirB, "CAPSTAN_ENDPOINT="+addrB)...)
 	edge := startChild(t, "edge", append(common, "CAPSTAN_DIR="+edgeDir, "CAPSTAN_ENDPOINT="+addrA+","+addrB)...)
 	// Partitions 0 and 2 go to A: kill it once it acknowledged some of 0.
-	for edgeAcked(edgeDir)["app/0"] == 0 {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(time.Minute); edgeAcked(edgeDir)["app/0"] == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for core A to acknowledge some of partition 0: %s", edge.stderr.String())
+		}
 	}
 	coreA.kill()
 	deadline := time.Now().Add(2 * time.Minute)

@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,17 +10,21 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/capstan-agent/capstan/component/componenttest"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/protocol"
@@ -106,10 +111,13 @@ func shipUntil(t *testing.T, out *Output) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- out.Run(ctx) }()
+	deadline := time.After(time.Minute)
 	for !allAcked(out) {
 		select {
 		case err := <-done:
 			t.Fatalf("output stopped early: %v", err)
+		case <-deadline:
+			t.Fatalf("waited a minute for the peer to acknowledge everything; acked %d frames", out.Stats().Acked.Load())
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
@@ -233,9 +241,7 @@ func TestFailoverAndBalance(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- out.Run(ctx) }()
-	for !allAcked(out) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitAcked(t, out, "both cores to acknowledge every partition")
 	cancel()
 	<-done
 	b2, b3 := c2.bodies(t), c3.bodies(t)
@@ -261,16 +267,12 @@ func TestCoreDownThenUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- out.Run(ctx) }()
-	for out.Stats().Reconnects.Load() < 3 {
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.WaitFor(t, time.Minute, "three failed connects to the core that is down", func() bool { return out.Stats().Reconnects.Load() >= 3 })
 	if out.Healthy() {
 		t.Fatal("healthy with the core down")
 	}
 	c := startCore(t, fwdin.Config{Address: addr}, 2)
-	for !allAcked(out) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitAcked(t, out, "the core, up at last, to acknowledge everything")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -318,9 +320,7 @@ func TestMTLSRefusesClientWithoutCertificate(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- out.Run(ctx) }()
-	for out.Stats().Reconnects.Load() < 3 {
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.WaitFor(t, time.Minute, "three refused attempts without a client certificate", func() bool { return out.Stats().Reconnects.Load() >= 3 })
 	cancel()
 	<-done
 	if n := len(c.bodies(t)); n != 0 || out.Stats().Acked.Load() != 0 {
@@ -359,8 +359,12 @@ func TestSilentPeerIsDropped(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- out.Run(ctx) }()
 	for i := 0; i < 2; i++ {
-		c := <-accepted
-		defer c.Close()
+		select {
+		case c := <-accepted:
+			defer c.Close()
+		case <-time.After(time.Minute):
+			t.Fatalf("waited a minute for connection %d: the silent peer was not given up on", i+1)
+		}
 	}
 	cancel()
 	<-done
@@ -373,26 +377,29 @@ func TestSilentPeerIsDropped(t *testing.T) {
 // intervals of silence.
 func TestHeartbeatsKeepIdleConnection(t *testing.T) {
 	c := startCore(t, fwdin.Config{Heartbeat: 100 * time.Millisecond}, 1)
+	px := startHeartbeatProxy(t, c.in.Addr().String())
 	es, st, want := edge(t, 1, 10)
-	out, err := New(Config{Name: "idle", Endpoints: []string{c.in.Addr().String()}}, es, []*spool.Stream{st}, nil)
+	out, err := New(Config{Name: "idle", Endpoints: []string{px.addr()}}, es, []*spool.Stream{st}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- out.Run(ctx) }()
-	for !allAcked(out) {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(700 * time.Millisecond) // seven heartbeat intervals, idle
+	waitAcked(t, out, "the core to acknowledge the first records")
+	// Idle for seven heartbeat intervals at least: fourteen heartbeats from
+	// the core, its own and its echoes of the edge's (two an interval at
+	// most), while the connection held.
+	px.holds(t, out, "the idle connection", 14, 3*100*time.Millisecond)
 	spooltest.AppendNumbered(t, st.Partition(0), 0, "late", 0, 1, 1)
-	for !allAcked(out) {
-		time.Sleep(time.Millisecond)
-	}
+	waitAcked(t, out, "the core to acknowledge the record appended after the idle spell")
 	cancel()
 	<-done
 	if r := out.Stats().Reconnects.Load(); r != 0 {
 		t.Fatalf("%d reconnects on an idle connection", r)
+	}
+	if n := px.conns.Load(); n != 1 {
+		t.Fatalf("%d connections on an idle edge, want 1", n)
 	}
 	if got := len(c.bodies(t)); got != len(want)+1 {
 		t.Fatalf("core holds %d", got)
@@ -420,9 +427,10 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 	inDone := make(chan error)
 	go func() { inDone <- in.Run(ctx) }()
 	defer func() { cancel(); <-inDone }()
+	px := startHeartbeatProxy(t, in.Addr().String())
 
 	es, est, _ := edge(t, 1, 100_000) // ~1.3 MiB
-	out, err := New(Config{Name: "full", Endpoints: []string{in.Addr().String()}, FrameBytes: 16 << 10}, es, []*spool.Stream{est}, nil)
+	out, err := New(Config{Name: "full", Endpoints: []string{px.addr()}, FrameBytes: 16 << 10}, es, []*spool.Stream{est}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,21 +438,25 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 	outDone := make(chan error)
 	go func() { outDone <- out.Run(octx) }()
 	p := st.Partition(0)
-	for p.Stats().BlockedAppends == 0 {
+	componenttest.WaitFor(t, time.Minute, "the core's append to block on its full stream", func() bool {
 		if allAcked(out) {
 			t.Fatalf("core never blocked: %+v", p.Stats())
 		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(750 * time.Millisecond) // five heartbeat intervals, blocked
+		return p.Stats().BlockedAppends > 0
+	})
+	// Blocked for five heartbeat intervals at least: ten heartbeats from
+	// the core (echoes included, two an interval at most).
+	px.holds(t, out, "the connection to the full core", 10, 3*150*time.Millisecond)
 	if r := out.Stats().Reconnects.Load(); r != 0 {
 		t.Fatalf("%d reconnects while the core was full", r)
 	}
-	for !allAcked(out) {
+	for deadline := time.Now().Add(time.Minute); !allAcked(out); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited a minute for the edge to catch up once the core freed space; the core holds %d of 100000", p.NextOffset())
+		}
 		if err := s.Checkpoints().Commit("downstream", map[spool.Key]uint64{{Stream: "core"}: p.NextOffset()}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 	ocancel()
 	<-outDone
@@ -453,6 +465,105 @@ func TestFullCoreHoldsConnection(t *testing.T) {
 	}
 	if n := p.NextOffset(); n != 100_000 {
 		t.Fatalf("core appended %d records, want 100000", n)
+	}
+	if n := px.conns.Load(); n != 1 {
+		t.Fatalf("%d connections to the full core, want 1", n)
+	}
+}
+
+// waitAcked waits (up to a minute) until the peer acknowledged everything.
+func waitAcked(t *testing.T, out *Output, what string) {
+	t.Helper()
+	componenttest.WaitFor(t, time.Minute, what, func() bool { return allAcked(out) })
+}
+
+// heartbeatProxy relays an edge's connections to a core, counting the
+// HEARTBEAT frames the core sends: what shows that a connection lived
+// through its heartbeat intervals.
+type heartbeatProxy struct {
+	ln    net.Listener
+	beats atomic.Uint64 // HEARTBEAT frames from the core
+	conns atomic.Uint64 // connections relayed
+}
+
+func startHeartbeatProxy(t *testing.T, core string) *heartbeatProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := &heartbeatProxy{ln: ln}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	wg.Go(func() {
+		for {
+			e, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			px.conns.Add(1)
+			c, err := net.Dial("tcp", core)
+			if err != nil {
+				e.Close()
+				continue
+			}
+			mu.Lock()
+			open = append(open, e, c)
+			mu.Unlock()
+			wg.Go(func() { io.Copy(c, e); c.Close(); e.Close() })
+			wg.Go(func() { px.relay(e, c) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return px
+}
+
+func (px *heartbeatProxy) addr() string { return px.ln.Addr().String() }
+
+// relay copies the core's side to the edge as it reads its frames.
+func (px *heartbeatProxy) relay(e, c net.Conn) {
+	defer e.Close()
+	defer c.Close()
+	br := bufio.NewReader(io.TeeReader(c, e))
+	if _, err := protocol.ReadServerHello(br); err != nil {
+		return
+	}
+	r := protocol.NewReader(br, 1<<20)
+	for {
+		f, err := r.ReadFrame()
+		if err != nil {
+			return
+		}
+		if f.Type == protocol.TypeHeartbeat {
+			px.beats.Add(1)
+		}
+	}
+}
+
+// holds waits until the edge's connection count and reconnects have not
+// changed for settle while the core sent beats heartbeats, and fails unless
+// the one connection held throughout.
+func (px *heartbeatProxy) holds(t *testing.T, out *Output, what string, beats uint64, settle time.Duration) {
+	t.Helper()
+	type conn struct{ conns, reconnects uint64 }
+	got := componenttest.Quiesce(t, componenttest.Quiet[conn]{
+		What:     what,
+		Observe:  func() conn { return conn{px.conns.Load(), out.Stats().Reconnects.Load()} },
+		Settle:   settle,
+		Progress: px.beats.Load,
+		Rounds:   beats,
+	})
+	if got != (conn{1, 0}) {
+		t.Fatalf("%s: %d connections, %d reconnects over %d heartbeats; want the one connection held", what, got.conns, got.reconnects, beats)
 	}
 }
 

@@ -111,7 +111,11 @@ func BenchmarkTCPOneHop(b *testing.B) {
 		done := make(chan error)
 		start, cpu0 := time.Now(), cpuTime()
 		go func() { done <- o.Run(ctx, h) }()
-		<-received
+		select {
+		case <-received:
+		case <-time.After(time.Minute):
+			b.Fatalf("waited a minute for the receiver to get %d lines", lines)
+		}
 		elapsed += time.Since(start)
 		cpu += cpuTime() - cpu0
 		cancel()

@@ -183,15 +183,10 @@ func run(t *testing.T, o *delivery.Engine, h *componenttest.Host, what string, c
 	}
 }
 
+// waitFor waits up to 10s for cond, failing with what it waited for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s still waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.WaitFor(t, 10*time.Second, what, cond)
 }
 
 func TestStdoutResumesWithoutDuplicates(t *testing.T) {

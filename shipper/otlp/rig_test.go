@@ -176,11 +176,5 @@ func (r *rig) deadLetters() map[string][2]string {
 // waitFor waits up to 30s for cond, failing with what it waited for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s still waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	componenttest.WaitFor(t, 30*time.Second, what, cond)
 }
