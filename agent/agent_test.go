@@ -704,7 +704,7 @@ func TestDegradedOutput(t *testing.T) {
 func TestStopHonoursItsContext(t *testing.T) {
 	h := newHarness()
 	h.reg.Output(component.NewOutputFactory("slow", func() *nothing { return &nothing{} },
-		func(component.Settings, *nothing) (component.Output, error) { return slow{}, nil }))
+		func(component.Settings, *nothing) (component.Output, error) { return gated{}, nil }))
 	a := New(h.load(t, t.TempDir(), withOutput("s: {type: slow}")+"shutdown_grace: 1h\n"), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
@@ -717,32 +717,23 @@ func TestStopHonoursItsContext(t *testing.T) {
 	}
 }
 
-// slow drains forever and is healthy: only the context ends its Drain.
-type slow struct{}
-
-func (slow) Run(ctx context.Context, host component.OutputHost) error {
-	host.Ready()
-	<-ctx.Done()
-	return nil
-}
-func (slow) Drain(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
 
 // TestReadyzWhileStopping: while the agent stops, /readyz says so, and the
 // inputs it stopped on purpose are "stopped", not restarting or down.
 func TestReadyzWhileStopping(t *testing.T) {
 	h := newHarness()
-	h.reg.Output(component.NewOutputFactory("slow", func() *nothing { return &nothing{} },
-		func(component.Settings, *nothing) (component.Output, error) { return slow{}, nil }))
-	a := New(h.load(t, t.TempDir(), withOutput("s: {type: slow}")+"shutdown_grace: 1h\n"), Options{Registry: h.reg})
+	release := make(chan struct{})
+	h.reg.Output(component.NewOutputFactory("gated", func() *nothing { return &nothing{} },
+		func(component.Settings, *nothing) (component.Output, error) { return gated{release}, nil }))
+	a := New(h.load(t, t.TempDir(), withOutput("s: {type: gated}")+"shutdown_grace: 1h\n"), Options{Registry: h.reg})
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
 	h.wait(t, "a")
-	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
-	go func() { stopped <- a.Stop(ctx) }()
-	// The slow output drains until ctx ends, so the agent stays stopping,
-	// with its inputs stopped, until the test cancels.
+	go func() { stopped <- a.Stop(context.Background()) }()
+	// The gated output drains until the test releases it, so the agent
+	// stays stopping, with its inputs stopped, until then.
 	deadline := time.Now().Add(20 * time.Second)
 	var report string
 	for {
@@ -764,10 +755,32 @@ func TestReadyzWhileStopping(t *testing.T) {
 	if strings.Contains(report, string(component.Restarting)) {
 		t.Errorf("/readyz while stopping:\n%s", report)
 	}
-	cancel()
+	close(release)
 	select {
-	case <-stopped:
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("Stop did not return within 20s of its context ending")
+		t.Fatal("Stop did not return within 20s of the output's drain")
+	}
+}
+
+// gated drains until release is closed; without one, it is healthy and
+// drains forever: only the context ends its Drain.
+type gated struct{ release chan struct{} }
+
+func (gated) Run(ctx context.Context, host component.OutputHost) error {
+	host.Ready()
+	<-ctx.Done()
+	return nil
+}
+
+func (g gated) Drain(ctx context.Context) error {
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
