@@ -717,7 +717,6 @@ func TestStopHonoursItsContext(t *testing.T) {
 	}
 }
 
-
 // TestReadyzWhileStopping: while the agent stops, /readyz says so, and the
 // inputs it stopped on purpose are "stopped", not restarting or down.
 func TestReadyzWhileStopping(t *testing.T) {
