@@ -232,6 +232,7 @@ func (s *scanner) literal(w string) bool {
 
 // str reads a string and returns its content as written (escapes kept).
 func (s *scanner) str() ([]byte, bool) {
+	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return nil, false
 	}
@@ -239,7 +240,20 @@ func (s *scanner) str() ([]byte, bool) {
 	for i := start; i < len(s.b); i++ {
 		switch c := s.b[i]; {
 		case c == '\\':
+			if i+1 >= len(s.b) {
+				return nil, false
+			}
 			i++
+			switch s.b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s.b) || !isHex(s.b[i+1]) || !isHex(s.b[i+2]) || !isHex(s.b[i+3]) || !isHex(s.b[i+4]) {
+					return nil, false
+				}
+				i += 4
+			default:
+				return nil, false
+			}
 		case c == '"':
 			s.i = i + 1
 			return s.b[start:i], true
@@ -258,54 +272,102 @@ func (s *scanner) int() (int, bool) {
 		s.i++
 		digits++
 	}
-	if digits == 0 || s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+	if digits == 0 || digits > 1 && s.b[s.i-digits] == '0' || s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
 		return 0, false
 	}
 	return n, true
 }
 
-// skip goes past one value: brackets matched, strings whole, scalars as
-// runs of the characters they may hold.
-func (s *scanner) skip() bool {
+// maxDepth bounds the nesting skip follows (Elasticsearch's errors nest
+// caused_by a few levels).
+const maxDepth = 128
+
+// skip goes past one value, checking it is JSON.
+func (s *scanner) skip() bool { return s.value(0) }
+
+func (s *scanner) value(depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
 	s.ws()
-	depth := 0
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			if _, ok := s.str(); !ok {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == '{':
+		s.i++
+		for first := true; ; first = false {
+			if _, more := s.member(first, '}'); !more {
+				return !s.bad
+			}
+			if !s.value(depth + 1) {
 				return false
 			}
-		case c == '{' || c == '[':
-			depth++
-			s.i++
-		case c == '}' || c == ']':
-			if depth == 0 {
-				return false
-			}
-			depth--
-			s.i++
-		case c == ',' || c == ':' || c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			if depth == 0 {
-				return false
-			}
-			s.i++
-		case c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' ||
-			c >= 'a' && c <= 'z':
-			start := s.i
-			for s.i < len(s.b) && (s.b[s.i] >= '0' && s.b[s.i] <= '9' || s.b[s.i] == '-' || s.b[s.i] == '+' ||
-				s.b[s.i] == '.' || s.b[s.i] >= 'a' && s.b[s.i] <= 'z' || s.b[s.i] == 'E') {
+		}
+	case c == '[':
+		s.i++
+		for first := true; ; first = false {
+			s.ws()
+			if s.i < len(s.b) && s.b[s.i] == ']' {
 				s.i++
+				return true
 			}
-			if s.i == start {
+			if !first && !s.open(',') {
 				return false
 			}
-		default:
+			if !s.value(depth + 1) {
+				return false
+			}
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	}
+	return s.number()
+}
+
+// number reads -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?.
+func (s *scanner) number() bool {
+	b, i := s.b, s.i
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
 			return false
 		}
-		if depth == 0 {
-			return true
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
 		}
 	}
-	return false
+	s.i = i
+	return true
 }
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
