@@ -21,12 +21,15 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/capstan-agent/capstan/shipper/elasticsearch/esfake"
 )
 
 // BenchmarkOutputProcess measures capstan as a real process: a file of
-// 200-byte lines → file input → spool → otlp (OTLP/HTTP protobuf) or http
-// (NDJSON) output → a receiver in the test process that decodes just
-// enough to count the records and answers 200. It reports lines/s from the
+// 200-byte lines → file input → spool → otlp (OTLP/HTTP protobuf), http
+// (NDJSON) or elasticsearch output → a receiver in the test process that
+// decodes just enough to count the records and answers 200 (for
+// elasticsearch, the fake with storage off, which parses every item). It reports lines/s from the
 // agent's start to the last line received, the agent's CPU (user+system)
 // per line, allocations per line (the agent's go_memstats_mallocs_total)
 // and its peak RSS, and the receiver's CPU per line (it shares the
@@ -48,6 +51,8 @@ func BenchmarkOutputProcess(b *testing.B) {
 		{"otlp-protobuf-zstd", `{type: otlp, endpoint: "http://%s", compression: zstd}`},
 		{"http-ndjson-none", `{type: http, url: "http://%s/ingest"}`},
 		{"http-ndjson-gzip", `{type: http, url: "http://%s/ingest", compression: gzip}`},
+		{"elasticsearch-none", `{type: elasticsearch, endpoints: ["http://%s"], compression: none}`},
+		{"elasticsearch-gzip", `{type: elasticsearch, endpoints: ["http://%s"]}`},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for range b.N {
@@ -82,8 +87,25 @@ func runOutputBench(b *testing.B, dir, logFile string, lines int, output string)
 		b.Fatal(err)
 	}
 	otlp := strings.Contains(output, "type: otlp")
+	var es *esfake.Fake
+	if strings.Contains(output, "type: elasticsearch") {
+		// The fake with storage off: it parses every request and item and
+		// answers as a node does, keeping only the ids' hashes.
+		if es, err = esfake.New(esfake.Options{StorageOff: true}); err != nil {
+			b.Fatal(err)
+		}
+		defer es.Close()
+	}
+	var once sync.Once
 	bufs := sync.Pool{New: func() any { return new([]byte) }}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if es != nil {
+			es.ServeHTTP(w, r)
+			if es.Stats().Created == int64(lines) {
+				once.Do(func() { close(done) })
+			}
+			return
+		}
 		// A receiver as cheap as it can be, so that the agent has the
 		// machine: one reused buffer per request in flight.
 		bp := bufs.Get().(*[]byte)

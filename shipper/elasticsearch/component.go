@@ -70,11 +70,14 @@ type reqState struct {
 	unit    int64
 	hasUnit bool
 	index   []byte
-	// The origin of the last record's batch.
-	batch   uint64 // its first offset + 1 (0: none yet)
-	part    spool.Key
-	seed    uint64
-	scratch []byte
+	// The last record's batch: where it is, its origin's seed, its
+	// source attributes encoded.
+	batch              uint64 // its first offset + 1 (0: none yet)
+	part               spool.Key
+	producer, sequence uint64
+	seed               uint64
+	src                srcCache
+	scratch            []byte
 
 	zipped []byte
 	body   httpc.Body
@@ -95,8 +98,11 @@ func (e *encoder) Encode(req *delivery.Request, rec *delivery.Record) error {
 		st = &reqState{}
 		req.Data = st
 	}
-	if req.Len() == 0 {
-		st.batch, st.hasUnit = 0, false
+	first := rec.Offset - uint64(rec.Index)
+	if st.batch != first+1 || st.part != rec.Partition || st.producer != rec.Producer || st.sequence != rec.Sequence {
+		o := recordid.Of(e.agent, rec.Partition.Stream, rec.Partition.Partition, rec.Producer, rec.Sequence, first, rec.Count)
+		st.batch, st.part, st.producer, st.sequence, st.seed = first+1, rec.Partition, rec.Producer, rec.Sequence, o.Seed()
+		st.src.load(rec.SourceAttrs())
 	}
 	start := len(req.Body)
 	b := append(req.Body, `{"create":{"_index":"`...)
@@ -114,17 +120,12 @@ func (e *encoder) Encode(req *delivery.Request, rec *delivery.Record) error {
 		}
 		b = delivery.AppendJSONString(b, id)
 	} else {
-		first := rec.Offset - uint64(rec.Index)
-		if st.batch != first+1 || st.part != rec.Partition {
-			o := recordid.Of(e.agent, rec.Partition.Stream, rec.Partition.Partition, rec.Producer, rec.Sequence, first, rec.Count)
-			st.batch, st.part, st.seed = first+1, rec.Partition, o.Seed()
-		}
 		b = append(b, '"')
 		b = recordid.AppendULID(b, st.seed, rec.Index, rec.Timestamp)
 		b = append(b, '"')
 	}
 	b = append(b, "}}\n"...)
-	b = appendDocument(b, &rec.Record, rec.SourceAttrs())
+	b = appendDocument(b, &rec.Record, &st.src)
 	req.Body = append(b, '\n')
 	return nil
 }

@@ -52,7 +52,9 @@ func TestDocument(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec, s := oneRecord(t, tc.src, tc.kind, tc.body, tc.attrs)
-			got := string(appendDocument(nil, rec, s))
+			var c srcCache
+			c.load(s)
+			got := string(appendDocument(nil, rec, &c))
 			if got != tc.want {
 				t.Errorf("got  %s\nwant %s", got, tc.want)
 			}
@@ -78,7 +80,9 @@ func FuzzDocument(f *testing.F) {
 			kind, body = batch.KindJSON, string(c)
 		}
 		rec, s := oneRecord(t, []batch.Attr{batch.StringAttr(srcKey, srcVal)}, kind, body, []batch.Attr{batch.StringAttr(ownKey, ownVal)})
-		doc := appendDocument(nil, rec, s)
+		var c srcCache
+		c.load(s)
+		doc := appendDocument(nil, rec, &c)
 		dec := json.NewDecoder(strings.NewReader(string(doc)))
 		tok, err := dec.Token()
 		if err != nil || tok != json.Delim('{') {
