@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -323,6 +324,62 @@ func TestAuthAndTLS(t *testing.T) {
 		stop()
 		if n := f.DocCount(index); n != 20 {
 			t.Errorf("%d documents over mTLS", n)
+		}
+	})
+}
+
+// TestIndexTemplates: a data stream takes the creates; a record without
+// the field its index needs is dead-lettered with the field's name; a
+// user's _id field is the document's id.
+func TestIndexTemplates(t *testing.T) {
+	t.Run("data stream", func(t *testing.T) {
+		f := esfake.Start(t, esfake.Options{DataStreams: []string{"logs-*-*"}})
+		r := newRig(t, 1)
+		r.add(0, 0, 50, 10)
+		_, stop := r.run(testConfig(f.URL, func(c *Config) { c.Index = "logs-app-default" }))
+		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 50 })
+		stop()
+		if n := f.DocCount("logs-app-default"); n != 50 {
+			t.Errorf("%d documents in the data stream", n)
+		}
+	})
+	t.Run("missing field", func(t *testing.T) {
+		f := esfake.Start(t, esfake.Options{})
+		r := newRig(t, 1)
+		r.add(0, 0, 5, 5)
+		e, stop := r.run(testConfig(f.URL, func(c *Config) { c.Index = "logs-${team}" }))
+		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 5 })
+		stop()
+		dl := r.deadLetters()
+		if v := dl[body(0, 0)]; v[0] != "encode" || !strings.Contains(v[1], `no field "team"`) {
+			t.Errorf("dead letter %q %q", v[0], v[1])
+		}
+		if e.Stats().DeadLettered("encode") != 5 || len(f.Indices()) != 0 {
+			t.Errorf("%d dead-lettered, indices %v", e.Stats().DeadLettered("encode"), f.Indices())
+		}
+	})
+	t.Run("field with a default", func(t *testing.T) {
+		f := esfake.Start(t, esfake.Options{})
+		r := newRig(t, 1)
+		r.add(0, 0, 5, 5)
+		_, stop := r.run(testConfig(f.URL, func(c *Config) { c.Index = "logs-${team:-none}-${level}" }))
+		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 5 })
+		stop()
+		if n := f.DocCount("logs-none-info"); n != 5 {
+			t.Errorf("%d documents in logs-none-info; indices %v", n, f.Indices())
+		}
+	})
+	t.Run("id_field", func(t *testing.T) {
+		f := esfake.Start(t, esfake.Options{})
+		r := newRig(t, 1)
+		r.add(0, 0, 5, 5)
+		_, stop := r.run(testConfig(f.URL, func(c *Config) { c.IDField = "n" }))
+		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 5 })
+		stop()
+		for i := range 5 {
+			if _, ok := f.Document(index, strconv.Itoa(i)); !ok {
+				t.Errorf("no document of _id %d", i)
+			}
 		}
 	})
 }
