@@ -187,6 +187,7 @@ outputs:
 	elapsed, recvCPU := time.Since(start), selfCPU()-self
 	b.StopTimer()
 	mallocs := scrapeMallocs(logs.String())
+	hwm := vmHWM(cmd.Process.Pid)
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -196,7 +197,27 @@ outputs:
 	b.ReportMetric(mallocs/float64(lines), "allocs/line")
 	b.ReportMetric(float64(recvCPU.Microseconds())/float64(lines), "receiver-cpu-µs/line")
 	b.ReportMetric(float64(ru.Maxrss)/1024, "peak-RSS-MiB")
+	b.ReportMetric(hwm, "agent-VmHWM-MiB")
 	os.RemoveAll(data)
+}
+
+// vmHWM is the peak RSS of process pid so far, in MiB, from
+// /proc/PID/status. The rusage of a child's exit (peak-RSS-MiB) carries
+// the peak of the test process it was forked from too (Linux keeps
+// maxrss across exec): with a receiver that grows in the test process,
+// only this figure is the agent's own.
+func vmHWM(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // selfCPU is the test process's CPU so far: the receiver's, while an agent
