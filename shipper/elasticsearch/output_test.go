@@ -383,3 +383,20 @@ func TestIndexTemplates(t *testing.T) {
 		}
 	})
 }
+
+// TestFailoverOn503: a node answering 503 (a proxy without a node behind
+// it) passes the next requests to the next endpoint (one in flight at a
+// time here: those in flight when it answered go on where they are).
+func TestFailoverOn503(t *testing.T) {
+	a := esfake.Start(t, esfake.Options{})
+	b := esfake.Start(t, esfake.Options{})
+	a.Script(esfake.Fault{Status: 503})
+	r := newRig(t, 1)
+	r.add(0, 0, 100, 10)
+	e, stop := r.run(testConfig(a.URL, func(c *Config) { c.Endpoints = append(c.Endpoints, b.URL); c.Batch.MaxRecords, c.Concurrency = 10, 1 }))
+	waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 100 })
+	stop()
+	if na, nb := a.DocCount(index), b.DocCount(index); na != 0 || nb != 100 || e.Stats().Failures("http_503") != 1 {
+		t.Errorf("documents %d on the first node, %d on the second; %d 503s", na, nb, e.Stats().Failures("http_503"))
+	}
+}
