@@ -183,3 +183,47 @@ func TestElasticsearchValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestElasticsearchParsedLine: a JSON line parsed by a processor is a
+// document of its fields, with the line's own time as @timestamp.
+func TestElasticsearchParsedLine(t *testing.T) {
+	es := esfake.Start(t, esfake.Options{})
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "app.log")
+	os.WriteFile(logFile, []byte(`{"ts":"2026-05-01T10:00:00.5Z","level":"warn","msg":"disk full","http":{"status":507},"pct":97.5}`+"\n"), 0o644)
+	cfg := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  app:
+    type: file
+    include: [%q]
+    start_at: beginning
+    poll_interval: 50ms
+    processors:
+      - {type: json, merge: true, body_from: msg}
+      - {type: timestamp, field: ts, layouts: [rfc3339], remove: true}
+outputs:
+  es: {type: elasticsearch, endpoints: [%q]}
+`, filepath.Join(dir, "data"), logFile, es.URL)), 0o644)
+	agent := startAgent(t, dir, env(), "-c", cfg)
+	agent.waitLog("agent started")
+	deadline := time.Now().Add(time.Minute)
+	for es.DocCount("logs-2026.05.01") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a minute no document in logs-2026.05.01; indices %v", es.Indices())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	agent.signal(syscall.SIGTERM)
+	agent.wait()
+	var doc map[string]any
+	json.Unmarshal(es.Documents("logs-2026.05.01")[0].Source, &doc)
+	for k, v := range map[string]any{"@timestamp": "2026-05-01T10:00:00.5Z", "message": "disk full", "level": "warn",
+		"http.status": 507.0, "pct": 97.5, "log.file.path": logFile} {
+		if doc[k] != v {
+			t.Errorf("%s = %v, want %v in %v", k, doc[k], v, doc)
+		}
+	}
+}
