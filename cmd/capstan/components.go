@@ -7,6 +7,7 @@ import (
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/inputs/socket"
+	"github.com/capstan-agent/capstan/shipper/elasticsearch"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpout"
 	"github.com/capstan-agent/capstan/shipper/lines"
@@ -24,5 +25,6 @@ func registry(stdout io.Writer) *component.Registry {
 		Output(fwdout.NewFactory()).
 		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory()).
 		Output(otlp.NewFactory()).
-		Output(httpout.NewFactory())
+		Output(httpout.NewFactory()).
+		Output(elasticsearch.NewFactory())
 }

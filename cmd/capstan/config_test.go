@@ -24,6 +24,7 @@ import (
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
 	"github.com/capstan-agent/capstan/inputs/socket"
 	"github.com/capstan-agent/capstan/shipper/delivery"
+	"github.com/capstan-agent/capstan/shipper/elasticsearch"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/httpout"
@@ -204,7 +205,7 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 		}
 	}
 	outRequired := map[string]string{"forward": `endpoints: ["a:1"]`, "tcp": `address: "a:1"`, "file": `path: /tmp/out`,
-		"otlp": `endpoint: "http://c:4318"`, "http": `url: "http://c/in"`}
+		"otlp": `endpoint: "http://c:4318"`, "http": `url: "http://c/in"`, "elasticsearch": `endpoints: ["http://es:9200"]`}
 	for _, typ := range reg.Types(component.KindOutput) {
 		yaml := "data_dir: /tmp/x\ninputs:\n  i: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: " + typ + ", " + outRequired[typ] + "}\n"
 		if _, err := loadYAML(t, strings.Replace(yaml, ", }", "}", 1)); err != nil {
@@ -217,36 +218,39 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 // keys of some Config sections (embedded structs flattened), defaults applied.
 func docSections() map[string][]any {
 	return map[string][]any{
-		"top":                {&config.Config{}},
-		"log":                {&config.Log{}},
-		"http":               {&config.HTTP{}},
-		"spool":              {&config.Spool{}},
-		"streams":            {&config.Stream{}},
-		"inputs":             {&config.Input{}},
-		"input file":         {&file.Config{}},
-		"input multiline":    {&file.MultilineConfig{}},
-		"input tcp":          {&socket.TCPConfig{}},
-		"input udp":          {&socket.UDPConfig{}},
-		"input unix":         {&socket.UnixConfig{}},
-		"input unixgram":     {&socket.UnixgramConfig{}},
-		"input forward":      {&fwdin.InputConfig{}},
-		"input tls":          {&tlsconf.Server{}},
-		"outputs":            {&config.Output{}},
-		"output forward":     {&fwdout.OutputConfig{}},
-		"output stdout":      {&lines.StdoutConfig{}},
-		"output file":        {&lines.FileConfig{}},
-		"output tcp":         {&lines.TCPConfig{}},
-		"output tls":         {&tlsconf.Client{}},
-		"output backoff":     {&fwdout.Backoff{}},
-		"output batch":       {&delivery.Batch{}},
-		"output retry":       {&delivery.RetryConfig{}},
-		"output dead_letter": {&delivery.DeadLetter{}},
-		"output otlp":        {&otlp.Config{}},
-		"output http":        {&httpout.Config{}},
-		"output auth":        {&httpc.Auth{}},
-		"output basic":       {&httpc.Basic{}},
-		"output bearer":      {&httpc.Bearer{}},
-		"output header":      {&httpc.AuthHeader{}},
+		"top":                       {&config.Config{}},
+		"log":                       {&config.Log{}},
+		"http":                      {&config.HTTP{}},
+		"spool":                     {&config.Spool{}},
+		"streams":                   {&config.Stream{}},
+		"inputs":                    {&config.Input{}},
+		"input file":                {&file.Config{}},
+		"input multiline":           {&file.MultilineConfig{}},
+		"input tcp":                 {&socket.TCPConfig{}},
+		"input udp":                 {&socket.UDPConfig{}},
+		"input unix":                {&socket.UnixConfig{}},
+		"input unixgram":            {&socket.UnixgramConfig{}},
+		"input forward":             {&fwdin.InputConfig{}},
+		"input tls":                 {&tlsconf.Server{}},
+		"outputs":                   {&config.Output{}},
+		"output forward":            {&fwdout.OutputConfig{}},
+		"output stdout":             {&lines.StdoutConfig{}},
+		"output file":               {&lines.FileConfig{}},
+		"output tcp":                {&lines.TCPConfig{}},
+		"output tls":                {&tlsconf.Client{}},
+		"output backoff":            {&fwdout.Backoff{}},
+		"output batch":              {&delivery.Batch{}},
+		"output retry":              {&delivery.RetryConfig{}},
+		"output dead_letter":        {&delivery.DeadLetter{}},
+		"output otlp":               {&otlp.Config{}},
+		"output http":               {&httpout.Config{}},
+		"output elasticsearch":      {&elasticsearch.Config{}},
+		"output elasticsearch auth": {&elasticsearch.Auth{}},
+		"output api_key":            {&elasticsearch.APIKey{}},
+		"output auth":               {&httpc.Auth{}},
+		"output basic":              {&httpc.Basic{}},
+		"output bearer":             {&httpc.Bearer{}},
+		"output header":             {&httpc.AuthHeader{}},
 	}
 }
 

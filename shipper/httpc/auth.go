@@ -213,3 +213,20 @@ func (z *Authorizer) Header() (name, value string, err error) {
 	}
 	return "", "", nil
 }
+
+// NewSecretAuthorizer sets header name to prefix and a secret given inline
+// or in file (read again when it changes), for an output's own kind of
+// credential (Elasticsearch's "ApiKey " and its encoded key). key is the
+// file's key path, for errors.
+func NewSecretAuthorizer(name, prefix, inline, file, key string) (*Authorizer, error) {
+	z := &Authorizer{name: name, format: func(s string) string { return prefix + s }}
+	if file == "" {
+		z.static = z.format(inline)
+		return z, nil
+	}
+	z.file = &secretFile{path: file}
+	if _, err := z.file.get(time.Now()); err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return z, nil
+}

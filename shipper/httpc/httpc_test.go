@@ -271,3 +271,27 @@ func TestBody(t *testing.T) {
 		t.Errorf("read after Finish: %d, %v", n, err)
 	}
 }
+
+func TestSecretAuthorizer(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(file, []byte("a2V5\n"), 0o600)
+	for _, tc := range []struct {
+		inline, file, want string
+	}{
+		{"aW5saW5l", "", "ApiKey aW5saW5l"},
+		{"", file, "ApiKey a2V5"},
+	} {
+		z, err := NewSecretAuthorizer("Authorization", "ApiKey ", tc.inline, tc.file, "auth.api_key.key_file")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		if err := z.Apply(h); err != nil || h.Get("Authorization") != tc.want {
+			t.Errorf("%q, %v; want %q", h.Get("Authorization"), err, tc.want)
+		}
+	}
+	if _, err := NewSecretAuthorizer("Authorization", "ApiKey ", "", file+".missing", "auth.api_key.key_file"); err == nil ||
+		!strings.HasPrefix(err.Error(), "auth.api_key.key_file: ") {
+		t.Errorf("missing file: %v", err)
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/capstan-agent/capstan/shipper/httpc"
-
+	"github.com/capstan-agent/capstan/shipper/recordid"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -74,6 +74,10 @@ func sourceName(key []byte) []byte {
 	return key
 }
 
+// AttrRecordUID is the attribute that names a record by where it came
+// from (OpenTelemetry semantic conventions); shipper/recordid makes it.
+const AttrRecordUID = "log.record.uid"
+
 var (
 	keyLogFilePath = []byte("log.file.path")
 	keyRecordUID   = []byte(AttrRecordUID)
@@ -121,7 +125,7 @@ type batchInfo struct {
 	part  spool.Key
 	base  uint64
 	group int32
-	org   origin
+	org   recordid.Origin
 	seed  uint64 // org.seed()
 
 	// Source attributes that are not the Resource's: the encoded
@@ -168,11 +172,8 @@ func (m *mapping) loadBatch(s *reqState, v *view) {
 	c.valid, c.part, c.base = true, v.part, v.Offset-uint64(v.index)
 	c.extra, c.ends, c.keys, c.keyEnds = c.extra[:0], c.ends[:0], c.keys[:0], c.keyEnds[:0]
 	c.hasSev, c.sevRank = false, len(m.severity)
-	c.org = origin{producer: v.producer, sequence: v.sequence}
-	if c.org.producer == 0 {
-		c.org = origin{producer: derivedProducer(m.agent, v.part.Stream, v.part.Partition), sequence: c.base + uint64(v.count)}
-	}
-	c.seed = c.org.seed()
+	c.org = recordid.Of(m.agent, v.part.Stream, v.part.Partition, v.producer, v.sequence, c.base, v.count)
+	c.seed = c.org.Seed()
 	res := s.scratch[:0]
 	it := v.src
 	first := true

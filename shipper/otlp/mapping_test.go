@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/capstan-agent/capstan/shipper/otlp/otlptest"
+	"github.com/capstan-agent/capstan/shipper/recordid"
 	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
@@ -138,7 +139,7 @@ func TestRecordUID(t *testing.T) {
 	udp := richBatches()[2]
 	edge := uids(udp)
 	stamped := udp
-	stamped.producer = derivedProducer(m.agent, udp.part.Stream, udp.part.Partition)
+	stamped.producer = recordid.DerivedProducer(m.agent, udp.part.Stream, udp.part.Partition)
 	stamped.sequence = udp.base + 1
 	stamped.base, stamped.part = 5, spool.Key{Stream: "from-edges", Partition: 7}
 	if core := uids(stamped); edge[0] != core[0] {

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/capstan-agent/capstan/shipper/recordid"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
@@ -76,7 +77,7 @@ func (m *mapping) appendRecordProto(b []byte, s *reqState, v *view) []byte {
 		b = protowire.AppendBytes(b, keyRecordUID)
 		b = protowire.AppendTag(b, fKeyValueValue, protowire.BytesType)
 		b = append(b, 28, byte(protowire.EncodeTag(fAnyString, protowire.BytesType)), 26) // AnyValue{string_value: 26 chars}
-		b = appendUID(b, c.seed, v.index, v.Timestamp)
+		b = recordid.AppendULID(b, c.seed, v.index, v.Timestamp)
 		b = endLen(b, kv, 1)
 	}
 	if sev, ok := m.severityAttr(&r, c); ok {
@@ -161,7 +162,7 @@ func (m *mapping) appendRecordJSON(b []byte, s *reqState, v *view) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"key":"log.record.uid","value":{"stringValue":"`...)
-		b = appendUID(b, c.seed, v.index, v.Timestamp)
+		b = recordid.AppendULID(b, c.seed, v.index, v.Timestamp)
 		b = append(b, `"}}`...)
 	}
 	b = append(b, ']')
