@@ -28,6 +28,7 @@ import (
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/httpout"
 	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
 )
 
@@ -243,6 +244,7 @@ func docSections() map[string][]any {
 		"output dead_letter": {&delivery.DeadLetter{}},
 		"output otlp":        {&otlp.Config{}},
 		"output http":        {&httpout.Config{}},
+		"output loki":        {&loki.Config{}},
 		"output auth":        {&httpc.Auth{}},
 		"output basic":       {&httpc.Basic{}},
 		"output bearer":      {&httpc.Bearer{}},

@@ -1,0 +1,72 @@
+package loki
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/capstan-agent/capstan/shipper/delivery"
+	"github.com/capstan-agent/capstan/shipper/httpc"
+)
+
+// classify turns Loki's answer into the engine's result:
+//
+//   - 2xx: taken.
+//   - 429 (ingestion rate limit, or the stream limit) and 5xx: nothing or
+//     part of it taken; sent again after the backoff and Retry-After. A part
+//     Loki took is dropped the second time as an exact repeat of
+//     (timestamp, line).
+//   - 408: the server or a proxy timed out: sent again.
+//   - 413: too large: split.
+//   - 400: Loki refused entries for good (their labels, age, size, order);
+//     it stored the others of the push. Never retried: the whole request
+//     goes to the dead letter with Loki's words, under a reason from them.
+//   - any other status (401, 403, 404 …): refused for good, as 400.
+func classify(status int, h http.Header, body []byte, now time.Time) delivery.Result {
+	switch {
+	case status >= 200 && status < 300:
+		return delivery.Delivered()
+	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500 && status < 600:
+		r := delivery.Retry("http_"+strconv.Itoa(status), statusError(status, body))
+		if after, ok := httpc.RetryAfter(h.Get("Retry-After"), now); ok {
+			r = r.After(after)
+		}
+		return r
+	case status == http.StatusRequestEntityTooLarge:
+		return delivery.TooLarge(statusError(status, body))
+	case status == http.StatusBadRequest:
+		return delivery.Reject(refusal(body), statusError(status, body))
+	}
+	return delivery.Reject("http_"+strconv.Itoa(status), statusError(status, body))
+}
+
+// refusals map words of Loki's 400 answers to reasons (a label of
+// dead_letter_records_total), first match wins.
+var refusals = []struct{ words, reason string }{
+	{"too far behind", "too_far_behind"},
+	{"out of order", "out_of_order"},
+	{"timestamp too old", "too_old"},
+	{"timestamp too new", "too_far_in_future"},
+	{"Max entry size", "line_too_long"},
+	{"structured metadata", "structured_metadata"},
+	{"label", "invalid_labels"},
+	{"tenant", "invalid_tenant"},
+}
+
+func refusal(body []byte) string {
+	for _, r := range refusals {
+		if strings.Contains(string(body), r.words) {
+			return r.reason
+		}
+	}
+	return "http_400"
+}
+
+func statusError(status int, body []byte) error {
+	if msg := httpc.Snippet(body); msg != "" {
+		return fmt.Errorf("Loki answered HTTP %d: %s", status, msg)
+	}
+	return fmt.Errorf("Loki answered HTTP %d %s", status, http.StatusText(status))
+}
