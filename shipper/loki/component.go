@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/s2"
 	"go.uber.org/zap"
 
 	"github.com/capstan-agent/capstan/component"
@@ -125,7 +125,7 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 		b.rb.Parts = [3][]byte{b.push, req.Body, jsonEnd}
 	} else {
 		b.push = appendPush(b.push[:0], req.Key(), req.Body)
-		b.body = snappy.Encode(b.body[:cap(b.body)], b.push)
+		b.body = s2.EncodeSnappy(b.body[:cap(b.body)], b.push) // snappy block format, S2 extensions unused
 		b.rb.Parts = [3][]byte{b.body}
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, b.rb.Reset())

@@ -63,6 +63,11 @@ type labeler struct {
 type partLabels struct {
 	buf   []byte
 	known map[string]struct{}
+	// The last batch's key, for records without attributes of their own
+	// (their labels are their source's): a batch is named by its producer
+	// and sequence.
+	producer, sequence uint64
+	key                []byte
 }
 
 func newLabeler(dynamic, static map[string]string, maxStreams int, log *zap.Logger) *labeler {
@@ -97,6 +102,21 @@ func newLabeler(dynamic, static map[string]string, maxStreams int, log *zap.Logg
 // Key is the record's stream (the request key).
 func (l *labeler) Key(rec *delivery.Record) []byte {
 	p := l.part(rec.Partition)
+	bySource := rec.Producer != 0 && noOwnAttrs(rec)
+	if bySource && p.key != nil && p.producer == rec.Producer && p.sequence == rec.Sequence {
+		return p.key
+	}
+	k := l.key(p, rec)
+	if bySource {
+		p.producer, p.sequence, p.key = rec.Producer, rec.Sequence, k
+	} else {
+		p.key = nil
+	}
+	return k
+}
+
+// key makes rec's key.
+func (l *labeler) key(p *partLabels, rec *delivery.Record) []byte {
 	b := appendSet(p.buf[:0], l.labels, rec)
 	p.buf = b
 	if len(b) == 2 { // {}

@@ -29,6 +29,37 @@ import (
 type reqState struct {
 	scratch  []byte // an entry being built
 	overflow bool   // the overflow stream: label attributes are metadata
+	// The structured metadata of the last batch's source, encoded, for
+	// records without attributes of their own; a batch is named by its
+	// producer and sequence.
+	producer, sequence uint64
+	srcMeta            []byte
+	cached             bool
+	cachedOverflow     bool
+}
+
+// sourceMeta returns the encoded metadata of rec's source if rec has no
+// attributes of its own (the same for every record of its batch), or
+// false.
+func (e *encoder) sourceMeta(st *reqState, rec *delivery.Record) ([]byte, bool) {
+	if rec.Producer == 0 || !noOwnAttrs(rec) {
+		return nil, false
+	}
+	if st.cached && st.producer == rec.Producer && st.sequence == rec.Sequence && st.cachedOverflow == st.overflow {
+		return st.srcMeta, true
+	}
+	b := st.srcMeta[:0]
+	n := 0
+	e.metadata(rec, st.overflow, func(a batch.Attr) {
+		if e.json {
+			b = e.appendJSONPair(b, n == 0, st, a)
+		} else {
+			b = appendPair(b, a)
+		}
+		n++
+	})
+	st.srcMeta, st.producer, st.sequence, st.cached, st.cachedOverflow = b, rec.Producer, rec.Sequence, true, st.overflow
+	return b, true
 }
 
 // encoder appends records to requests as Loki entries.
@@ -79,21 +110,40 @@ func (e *encoder) appendEntry(dst []byte, st *reqState, rec *delivery.Record) []
 	s = protowire.AppendTag(s, 2, protowire.BytesType)
 	s = protowire.AppendBytes(s, rec.Body)
 	if e.meta {
-		e.metadata(rec, st.overflow, func(a batch.Attr) {
-			nl := nameLen(a.Key)
-			pair := 1 + protowire.SizeVarint(uint64(nl)) + nl + 1 + protowire.SizeVarint(uint64(len(a.Value))) + len(a.Value)
-			s = protowire.AppendTag(s, 3, protowire.BytesType)
-			s = protowire.AppendVarint(s, uint64(pair))
-			s = protowire.AppendTag(s, 1, protowire.BytesType)
-			s = protowire.AppendVarint(s, uint64(nl))
-			s = appendName(s, a.Key)
-			s = protowire.AppendTag(s, 2, protowire.BytesType)
-			s = protowire.AppendBytes(s, a.Value)
-		})
+		if m, ok := e.sourceMeta(st, rec); ok {
+			s = append(s, m...)
+		} else {
+			e.metadata(rec, st.overflow, func(a batch.Attr) { s = appendPair(s, a) })
+		}
 	}
 	st.scratch = s
 	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
 	return protowire.AppendBytes(dst, s)
+}
+
+// appendPair appends a as a field 3 (a LabelPairAdapter) of EntryAdapter.
+func appendPair(s []byte, a batch.Attr) []byte {
+	nl := nameLen(a.Key)
+	pair := 1 + protowire.SizeVarint(uint64(nl)) + nl + 1 + protowire.SizeVarint(uint64(len(a.Value))) + len(a.Value)
+	s = protowire.AppendTag(s, 3, protowire.BytesType)
+	s = protowire.AppendVarint(s, uint64(pair))
+	s = protowire.AppendTag(s, 1, protowire.BytesType)
+	s = protowire.AppendVarint(s, uint64(nl))
+	s = appendName(s, a.Key)
+	s = protowire.AppendTag(s, 2, protowire.BytesType)
+	return protowire.AppendBytes(s, a.Value)
+}
+
+// appendJSONPair appends a as a member "name":"value" of the metadata
+// object, after a comma unless first.
+func (e *encoder) appendJSONPair(dst []byte, first bool, st *reqState, a batch.Attr) []byte {
+	if !first {
+		dst = append(dst, ',')
+	}
+	st.scratch = appendName(st.scratch[:0], a.Key)
+	dst = delivery.AppendJSONString(dst, st.scratch)
+	dst = append(dst, ':')
+	return delivery.AppendJSONString(dst, a.Value)
 }
 
 // appendJSONEntry appends rec as ["ns", "line", {metadata}].
@@ -106,21 +156,22 @@ func (e *encoder) appendJSONEntry(dst []byte, comma bool, st *reqState, rec *del
 	dst = append(dst, `",`...)
 	dst = delivery.AppendJSONString(dst, rec.Body)
 	if e.meta {
-		n := 0
-		e.metadata(rec, st.overflow, func(a batch.Attr) {
-			if n == 0 {
-				dst = append(dst, ",{"...)
-			} else {
-				dst = append(dst, ',')
+		if m, ok := e.sourceMeta(st, rec); ok {
+			if len(m) > 0 {
+				dst = append(append(append(dst, ",{"...), m...), '}')
 			}
-			n++
-			st.scratch = appendName(st.scratch[:0], a.Key)
-			dst = delivery.AppendJSONString(dst, st.scratch)
-			dst = append(dst, ':')
-			dst = delivery.AppendJSONString(dst, a.Value)
-		})
-		if n > 0 {
-			dst = append(dst, '}')
+		} else {
+			n := 0
+			e.metadata(rec, st.overflow, func(a batch.Attr) {
+				if n == 0 {
+					dst = append(dst, ",{"...)
+				}
+				dst = e.appendJSONPair(dst, n == 0, st, a)
+				n++
+			})
+			if n > 0 {
+				dst = append(dst, '}')
+			}
 		}
 	}
 	return append(dst, ']')
@@ -230,4 +281,10 @@ func appendLabelsJSON(dst []byte, set string) []byte {
 		dst = delivery.AppendJSONString(dst, []byte(val))
 	}
 	return dst
+}
+
+// noOwnAttrs says whether rec has no attributes of its own.
+func noOwnAttrs(rec *delivery.Record) bool {
+	it := rec.Attrs()
+	return it.Len() == 0
 }
