@@ -153,3 +153,18 @@ func metric(ms []component.Metric, name string) float64 {
 	}
 	return -1
 }
+
+// addPlain appends n records of partition p without attributes of their
+// own, in one batch whose source has host.name h<p>.
+func (r *rig) addPlain(p, n int) {
+	r.t.Helper()
+	var b batch.Builder
+	b.ResetV2(uint64(2000+p), base, []batch.Attr{batch.StringAttr("host.name", fmt.Sprintf("h%d", p))})
+	for j := range n {
+		b.AddRecord(base+int64(j)*int64(time.Millisecond), batch.KindString, []byte(line(p, j)), nil)
+	}
+	b.SetSequence(uint64(n))
+	if _, err := r.st.Partition(p).Append(context.Background(), b.Bytes()); err != nil {
+		r.t.Fatal(err)
+	}
+}

@@ -104,6 +104,9 @@ func (l *labeler) Key(rec *delivery.Record) []byte {
 	p := l.part(rec.Partition)
 	bySource := rec.Producer != 0 && noOwnAttrs(rec)
 	if bySource && p.key != nil && p.producer == rec.Producer && p.sequence == rec.Sequence {
+		if &p.key[0] == &l.keys[1][0] {
+			l.overflow.Add(1) // counted per record
+		}
 		return p.key
 	}
 	k := l.key(p, rec)

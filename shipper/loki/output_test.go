@@ -1,12 +1,17 @@
 package loki
 
 import (
+	"crypto/tls"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/capstan-agent/capstan/component/tlsconf"
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/loki/lokifake"
 )
@@ -212,4 +217,48 @@ func TestMaxStreams(t *testing.T) {
 	if n := metric(e.Metrics(), "streams"); n != 2 {
 		t.Errorf("streams = %v, want 2", n)
 	}
+}
+
+// TestMaxStreamsBySource: the overflow counts every record, also those
+// whose label set is their batch's source's (computed once per batch).
+func TestMaxStreamsBySource(t *testing.T) {
+	srv := lokifake.Start(t, lokifake.Options{})
+	r := newRig(t, 3)
+	for p := range 3 {
+		r.addPlain(p, 20)
+	}
+	e := r.run(testConfig(srv.URL, func(c *Config) {
+		c.Labels = map[string]string{"host": "host.name"}
+		c.MaxStreams = 2
+	}))
+	waitFor(t, "60 entries stored", func() bool { return srv.Stats().Stored == 60 })
+	if n := srv.Count("fake", `{capstan_overflow="true"}`); n != 20 {
+		t.Errorf("overflow stream holds %d entries, want 20", n)
+	}
+	if n := metric(e.Metrics(), "label_overflow_records_total"); n != 20 {
+		t.Errorf("label_overflow_records_total = %v, want 20", n)
+	}
+}
+
+// TestTLS: an https endpoint is verified against tls.ca_file; without it
+// the server is not trusted and nothing is delivered (retried as tls).
+func TestTLS(t *testing.T) {
+	srv := lokifake.Start(t, lokifake.Options{TLS: &tls.Config{}})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	t.Run("trusted", func(t *testing.T) {
+		r := newRig(t, 1)
+		r.add(0, 0, 20, 20)
+		r.run(testConfig(srv.URL, func(c *Config) { c.TLS = &tlsconf.Client{CAFile: ca, MinVersion: "1.2"} }))
+		waitFor(t, "20 entries stored", func() bool { return srv.Stats().Stored >= 20 })
+	})
+	t.Run("untrusted", func(t *testing.T) {
+		r := newRig(t, 1)
+		r.add(0, 100, 5, 5)
+		e := r.run(testConfig(srv.URL, nil))
+		waitFor(t, "a failed TLS handshake", func() bool { return e.Stats().Failures("tls") > 0 })
+		if e.Stats().Records.Load() != 0 {
+			t.Error("delivered to an untrusted server")
+		}
+	})
 }
