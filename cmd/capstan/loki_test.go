@@ -123,6 +123,8 @@ outputs:
 			trickle(3 * window)
 			core = start(coreCfg)
 		}
+		st := fake.Stats()
+		t.Logf("round %d (kill %s): Loki stored %d, dropped %d replayed so far", round, []string{"edge", "core", "both", "core, down"}[round%4], st.Stored, st.Duplicates)
 		if round < rounds-1 {
 			trickle(time.Duration(rand.IntN(300)) * time.Millisecond)
 		}
