@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/s2"
@@ -47,8 +46,7 @@ func New(set component.Settings, c *Config) (*delivery.Engine, error) {
 	}
 	lb := newLabeler(c.labels(), c.StaticLabels, c.MaxStreams, log)
 	enc := &encoder{labeler: lb, json: c.Encoding == EncodingJSON, meta: c.StructuredMetadata}
-	s := &sender{cfg: c, url: u.String(), lb: lb, json: enc.json}
-	s.bufs.New = func() any { return &buffers{} }
+	s := &sender{cfg: c, url: u.String(), lb: lb, json: enc.json, bufs: make(chan *buffers, c.Concurrency)}
 	opts := delivery.Options{Config: c.Config, Concurrency: c.Concurrency, Timeout: c.Timeout, Ordered: true}
 	return delivery.New(set, opts, enc, s), nil
 }
@@ -62,7 +60,10 @@ type sender struct {
 	auth   *httpc.Authorizer
 	tr     *httpc.Transport
 	client *http.Client
-	bufs   sync.Pool // *buffers
+	// bufs are the sends' buffers, one per request in flight: a free list
+	// rather than a sync.Pool, which a GC empties, making a busy output
+	// allocate a push and its compressed copy again after every GC.
+	bufs chan *buffers
 }
 
 type buffers struct {
@@ -116,8 +117,18 @@ func (s *sender) Close() error {
 
 // Send pushes a request (one stream) once and classes the answer.
 func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Result {
-	b := s.bufs.Get().(*buffers)
-	defer s.bufs.Put(b)
+	var b *buffers
+	select {
+	case b = <-s.bufs:
+	default:
+		b = &buffers{}
+	}
+	defer func() {
+		select {
+		case s.bufs <- b:
+		default:
+		}
+	}()
 	contentType := "application/x-protobuf"
 	if s.json {
 		contentType = "application/json"
