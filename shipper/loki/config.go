@@ -77,8 +77,8 @@ func (c *Config) Validate() error {
 		e.Add("tls", "the endpoint is http://, which does not use TLS: write https://")
 	}
 	e.OneOf("encoding", c.Encoding, EncodingProtobuf, EncodingJSON)
-	if strings.ContainsAny(c.Tenant, "\r\n") || len(c.Tenant) > 150 {
-		e.Add("tenant", "%q is not a Loki tenant id (at most 150 characters, no line break)", c.Tenant)
+	if !validTenant(c.Tenant) {
+		e.Add("tenant", "%q is not a Loki tenant id (at most 150 of a-z, A-Z, 0-9 and !-_.*'(), not . or ..)", c.Tenant)
 	}
 	labels := c.labels()
 	for _, name := range sortedKeys(labels) {
@@ -139,6 +139,19 @@ func checkLabelName(e *conf.Errors, path, name string) bool {
 	if strings.HasPrefix(name, "__") {
 		e.Add(path, "%q: names starting with __ are Loki's own", name)
 		return false
+	}
+	return true
+}
+
+// validTenant checks an X-Scope-OrgID as Loki (dskit) does; "" is none.
+func validTenant(s string) bool {
+	if len(s) > 150 || s == "." || s == ".." {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("!-_.*'()", c)) {
+			return false
+		}
 	}
 	return true
 }

@@ -37,6 +37,9 @@ func TestConfigValidate(t *testing.T) {
 		}, "labels: 16 labels: Loki refuses a stream with more than 15 label names"},
 		{"max_streams", func(c *Config) { c.MaxStreams = 0 }, "max_streams: must be between 1"},
 		{"tenant", func(c *Config) { c.Tenant = "a\nb" }, "tenant:"},
+		{"tenant with a slash", func(c *Config) { c.Tenant = "shop/eu" }, `tenant: "shop/eu" is not a Loki tenant id`},
+		{"tenant dots", func(c *Config) { c.Tenant = ".." }, "tenant:"},
+		{"tenant ok", func(c *Config) { c.Tenant = "shop-eu_1" }, ""},
 		{"tenant header", func(c *Config) { c.Headers = map[string]string{"X-Scope-OrgID": "a"} }, "headers"},
 		{"tls on http", func(c *Config) { c.TLS = &tlsconf.Client{MinVersion: "1.2"} }, "tls: the endpoint is http://"},
 		{"tls files missing", func(c *Config) {
