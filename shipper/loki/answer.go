@@ -11,7 +11,7 @@ import (
 	"github.com/capstan-agent/capstan/shipper/httpc"
 )
 
-// classify turns Loki's answer into the engine's result:
+// classify classes Loki's answer:
 //
 //   - 2xx: taken.
 //   - 429 (ingestion rate limit, or the stream limit) and 5xx: nothing or
@@ -24,22 +24,54 @@ import (
 //     it stored the others of the push. Never retried: the whole request
 //     goes to the dead letter with Loki's words, under a reason from them.
 //   - any other status (401, 403, 404 …): refused for good, as 400.
-func classify(status int, h http.Header, body []byte, now time.Time) delivery.Result {
+func classify(status int, h http.Header, body []byte, now time.Time) answer {
 	switch {
 	case status >= 200 && status < 300:
-		return delivery.Delivered()
+		return answer{verdict: delivered}
 	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500 && status < 600:
-		r := delivery.Retry("http_"+strconv.Itoa(status), statusError(status, body))
-		if after, ok := httpc.RetryAfter(h.Get("Retry-After"), now); ok {
-			r = r.After(after)
+		a := answer{verdict: retry, reason: "http_" + strconv.Itoa(status), err: statusError(status, body)}
+		a.after, _ = httpc.RetryAfter(h.Get("Retry-After"), now)
+		return a
+	case status == http.StatusRequestEntityTooLarge:
+		return answer{verdict: tooLarge, reason: "too_large", err: statusError(status, body)}
+	case status == http.StatusBadRequest:
+		return answer{verdict: reject, reason: refusal(body), err: statusError(status, body)}
+	}
+	return answer{verdict: reject, reason: "http_" + strconv.Itoa(status), err: statusError(status, body)}
+}
+
+type verdict uint8
+
+const (
+	delivered verdict = iota
+	retry             // nothing (or a part Loki drops when repeated) taken: send again
+	reject            // refused for good: to the dead letter
+	tooLarge          // refused for its size: split
+)
+
+// answer is what one push came to.
+type answer struct {
+	verdict verdict
+	reason  string // a class: the failures_total or dead_letter_records_total label
+	err     error
+	after   time.Duration // Retry-After
+}
+
+// result is the engine's result of a.
+func (a answer) result() delivery.Result {
+	switch a.verdict {
+	case retry:
+		r := delivery.Retry(a.reason, a.err)
+		if a.after > 0 {
+			r = r.After(a.after)
 		}
 		return r
-	case status == http.StatusRequestEntityTooLarge:
-		return delivery.TooLarge(statusError(status, body))
-	case status == http.StatusBadRequest:
-		return delivery.Reject(refusal(body), statusError(status, body))
+	case reject:
+		return delivery.Reject(a.reason, a.err)
+	case tooLarge:
+		return delivery.TooLarge(a.err)
 	}
-	return delivery.Reject("http_"+strconv.Itoa(status), statusError(status, body))
+	return delivery.Delivered()
 }
 
 // refusals map words of Loki's 400 answers to reasons (a label of

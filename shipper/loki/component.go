@@ -163,7 +163,7 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 		return delivery.Retry(httpc.ErrorReason(err), err)
 	}
 	b.answer = httpc.ReadBody(resp, b.answer, answerLimit)
-	return classify(resp.StatusCode, resp.Header, b.answer, time.Now())
+	return classify(resp.StatusCode, resp.Header, b.answer, time.Now()).result()
 }
 
 // Metrics reports the connections, the streams and the overflow.
