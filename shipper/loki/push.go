@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/capstan-agent/capstan/shipper/delivery"
+	"github.com/capstan-agent/capstan/spool"
 	"github.com/capstan-agent/capstan/spool/batch"
 )
 
@@ -31,7 +32,9 @@ type reqState struct {
 	overflow bool   // the overflow stream: label attributes are metadata
 	// The structured metadata of the last batch's source, encoded, for
 	// records without attributes of their own; a batch is named by its
-	// producer and sequence.
+	// partition, producer and sequence (a request is reused by other
+	// partitions).
+	partition          spool.Key
 	producer, sequence uint64
 	srcMeta            []byte
 	cached             bool
@@ -45,7 +48,8 @@ func (e *encoder) sourceMeta(st *reqState, rec *delivery.Record) ([]byte, bool) 
 	if rec.Producer == 0 || !noOwnAttrs(rec) {
 		return nil, false
 	}
-	if st.cached && st.producer == rec.Producer && st.sequence == rec.Sequence && st.cachedOverflow == st.overflow {
+	if st.cached && st.producer == rec.Producer && st.sequence == rec.Sequence && st.partition == rec.Partition &&
+		st.cachedOverflow == st.overflow {
 		return st.srcMeta, true
 	}
 	b := st.srcMeta[:0]
@@ -58,7 +62,8 @@ func (e *encoder) sourceMeta(st *reqState, rec *delivery.Record) ([]byte, bool) 
 		}
 		n++
 	})
-	st.srcMeta, st.producer, st.sequence, st.cached, st.cachedOverflow = b, rec.Producer, rec.Sequence, true, st.overflow
+	st.srcMeta, st.partition, st.producer, st.sequence = b, rec.Partition, rec.Producer, rec.Sequence
+	st.cached, st.cachedOverflow = true, st.overflow
 	return b, true
 }
 
