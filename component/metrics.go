@@ -91,6 +91,8 @@ var outputVocabulary = []Desc{
 	{"damaged_batches_total", "Batches of the spool that failed their check and were skipped, logged.", Counter, nil},
 	{"connections", "Connections to the destination open now.", Gauge, nil},
 	{"reconnects_total", "Connections that ended in an error and were made again.", Counter, nil},
+	{"streams", "Distinct streams (label sets) the output has sent to since it started (loki).", Gauge, nil},
+	{"label_overflow_records_total", "Records whose label set would have passed max_streams, sent to the overflow stream (loki).", Counter, nil},
 	{"in_flight_bytes", "Bytes sent and not yet acknowledged.", Gauge, nil},
 	{"in_flight_requests", "Requests sent and not yet answered.", Gauge, nil},
 	{"request_duration_seconds", "Time from sending a request to its answer.", HistogramType, nil},

@@ -121,7 +121,7 @@ func Load(opts Options) (*Loaded, error) {
 	d.Decode("", tree.Raw, cfg)
 	l := &Loaded{Config: cfg, Warnings: tree.Warnings}
 	cfg.validate(d, l)
-	build(d, cfg, opts.Registry)
+	build(d, l, cfg, opts.Registry)
 	var locked *spool.LockedError
 	if opts.CheckDataDir && !d.Has("data_dir") {
 		if err := CheckDataDir(cfg.DataDir); errors.As(err, &locked) {
@@ -248,10 +248,17 @@ func (c *Config) OutputSettings(name string, log *zap.Logger) component.Settings
 	return component.Settings{ID: component.ID{Kind: component.KindOutput, Type: out.Type, Name: name}, Logger: log, StartAt: out.StartAt}
 }
 
+// warner is a component Config that finds things valid but probably
+// mistaken (a Loki label from an id): warnings with paths relative to the
+// component, which validate and run print.
+type warner interface {
+	Warnings() conf.Errors
+}
+
 // build runs every component's Validate, then its constructor, and reports
 // what they refuse under the component's key path. Problems already found
 // at a key (a value of the wrong type) are not reported again.
-func build(d *conf.Decoder, cfg *Config, reg *component.Registry) {
+func build(d *conf.Decoder, l *Loaded, cfg *Config, reg *component.Registry) {
 	nop := zap.NewNop()
 	report := func(path string, err error) {
 		var errs conf.Errors
@@ -290,6 +297,11 @@ func build(d *conf.Decoder, cfg *Config, reg *component.Registry) {
 		if err := out.Settings.Validate(); err != nil {
 			report(path, err)
 			continue
+		}
+		if w, ok := out.Settings.(warner); ok {
+			for _, e := range w.Warnings() {
+				l.Warnings = append(l.Warnings, d.Warning(conf.JoinPath(path, e.Path), e.Msg))
+			}
 		}
 		if _, err := f.NewOutput(cfg.OutputSettings(name, nop), out.Settings); err != nil {
 			report(path, err)

@@ -11,6 +11,7 @@ import (
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpout"
 	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
 )
 
@@ -26,5 +27,6 @@ func registry(stdout io.Writer) *component.Registry {
 		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory()).
 		Output(otlp.NewFactory()).
 		Output(httpout.NewFactory()).
-		Output(elasticsearch.NewFactory())
+		Output(elasticsearch.NewFactory()).
+		Output(loki.NewFactory())
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/httpout"
 	"github.com/capstan-agent/capstan/shipper/lines"
+	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
 )
 
@@ -251,6 +252,7 @@ func docSections() map[string][]any {
 		"output basic":              {&httpc.Basic{}},
 		"output bearer":             {&httpc.Bearer{}},
 		"output header":             {&httpc.AuthHeader{}},
+		"output loki":               {&loki.Config{}},
 	}
 }
 

@@ -143,6 +143,31 @@ func TestValidateGolden(t *testing.T) {
 	}
 }
 
+// TestValidateWarningsGolden: configurations that are valid but probably
+// mistaken (testdata/config/warnings) validate, exit 0, and print the
+// warnings pinned in their .golden files, each naming its key and line.
+func TestValidateWarningsGolden(t *testing.T) {
+	dir, _ := filepath.Abs("../../testdata/config/warnings")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("no configs with warnings")
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			golden, err := os.ReadFile(strings.TrimSuffix(f, ".yaml") + ".golden")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := capstan(t, dir, env(), "validate", "--no-lock-check", "-c", name)
+			first, rest, _ := strings.Cut(r.stdout, "\n")
+			if r.code != 0 || !strings.Contains(first, ": valid") || rest != string(golden) {
+				t.Errorf("exit %d\n--- got\n%s--- want\n%s\n%s", r.code, r.stdout, first, golden)
+			}
+		})
+	}
+}
+
 func TestValidateValid(t *testing.T) {
 	files, _ := filepath.Glob("../../testdata/config/valid/*.yaml")
 	for _, f := range files {

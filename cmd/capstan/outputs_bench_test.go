@@ -66,14 +66,18 @@ func BenchmarkOutputProcess(b *testing.B) {
 	}
 }
 
-func writeBenchLines(b *testing.B, path string, n int) {
+func writeBenchLines(b *testing.B, path string, n int) { writeBenchLinesFrom(b, path, 0, n) }
+
+// writeBenchLinesFrom writes lines from..from+n-1 (files of other lines
+// have other heads: the file input tells files apart by theirs).
+func writeBenchLinesFrom(b *testing.B, path string, from, n int) {
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	pad := strings.Repeat("x", 200)
-	for i := range n {
+	for i := from; i < from+n; i++ {
 		line := fmt.Sprintf("2026-05-01T10:00:00.000Z level=info line=%09d msg=", i)
 		w.WriteString(line)
 		w.WriteString(pad[:199-len(line)])
@@ -154,6 +158,13 @@ func runOutputBench(b *testing.B, dir, logFile string, lines int, output string,
 	go srv.Serve(ln)
 	defer srv.Close()
 
+	benchAgent(b, dir, logFile, lines, fmt.Sprintf(output, ln.Addr().String()), done, count.Load)
+}
+
+// benchAgent runs an agent reading logFile into output (its YAML) until done
+// is closed, and reports its figures (progress counts what arrived, for a
+// timeout's message).
+func benchAgent(b *testing.B, dir, logFile string, lines int, output string, done <-chan struct{}, progress func() int64) {
 	data := filepath.Join(dir, fmt.Sprintf("data-%d", time.Now().UnixNano()))
 	cfg := filepath.Join(dir, "bench.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir: %s
@@ -163,8 +174,8 @@ spool: {fsync: never}
 inputs:
   app: {type: file, include: [%q], start_at: beginning}
 outputs:
-  out: `+output+`
-`, data, logFile, ln.Addr().String())), 0o644)
+  out: %s
+`, data, logFile, output)), 0o644)
 	b.ResetTimer()
 	start, self := time.Now(), selfCPU()
 	cmd := exec.Command(binary, "run", "-c", cfg)
@@ -182,7 +193,7 @@ outputs:
 	case <-time.After(10 * time.Minute):
 		cmd.Process.Kill()
 		cmd.Wait()
-		b.Fatalf("%d of %d lines in 10 minutes:\n%s", count.Load(), lines, logs.String())
+		b.Fatalf("%d of %d lines in 10 minutes:\n%s", progress(), lines, logs.String())
 	}
 	elapsed, recvCPU := time.Since(start), selfCPU()-self
 	b.StopTimer()

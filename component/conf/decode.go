@@ -47,6 +47,10 @@ func (d *Decoder) Fail(path, format string, args ...any) {
 	d.errs = append(d.errs, FieldError{Path: path, Msg: d.where(path, fmt.Sprintf(format, args...))})
 }
 
+// Warning is a warning about the key at path, as an error would be
+// printed: "path: msg (line N)".
+func (d *Decoder) Warning(path, msg string) string { return path + ": " + d.where(path, msg) }
+
 func (d *Decoder) where(path, msg string) string {
 	if o, ok := d.origin[path]; ok {
 		return msg + " (set by " + o + ")"

@@ -74,6 +74,9 @@ func (l *lane) run(ctx context.Context) error {
 			if err := l.flushDue(ctx, false); err != nil {
 				return quiet(ctx, err)
 			}
+			if err := l.sendFree(ctx, nil); err != nil {
+				return quiet(ctx, err)
+			}
 			continue
 		}
 		if err := l.flushDue(ctx, true); err != nil {
@@ -189,6 +192,9 @@ func (l *lane) flush(ctx context.Context, req *Request, must bool) error {
 			if !must {
 				return nil
 			}
+			if err := l.sendFree(ctx, req); err != nil {
+				return err
+			}
 			if err := l.wait(ctx, false); err != nil {
 				return err
 			}
@@ -213,6 +219,33 @@ func (l *lane) flush(ctx context.Context, req *Request, must bool) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// sendFree (Ordered, linger 0) sends the requests being filled whose key
+// has none in flight, full or not. Otherwise a key's request that is still
+// filling when the lane moves on to other keys' records holds the
+// partition's commit point while they are delivered, and a kill -9 sends
+// them all again — older, by then, than what the destination holds of their
+// keys (Loki refuses entries too far behind its stream's newest). except
+// is the request the caller is sending itself.
+func (l *lane) sendFree(ctx context.Context, except *Request) error {
+	if !l.e.opts.Ordered || l.e.opts.Batch.Linger != 0 {
+		return nil
+	}
+	for i := 0; i < len(l.open); {
+		if l.open[i] == except {
+			i++
+			continue
+		}
+		n := len(l.open)
+		if err := l.flush(ctx, l.open[i], false); err != nil {
+			return err
+		}
+		if len(l.open) == n { // held back for its key
+			i++
+		}
+	}
+	return nil
 }
 
 // close takes req out of the requests being filled.
