@@ -9,6 +9,7 @@ import (
 	"github.com/capstan-agent/capstan/inputs/socket"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpout"
+	"github.com/capstan-agent/capstan/shipper/kafka"
 	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/shipper/otlp"
 )
@@ -24,5 +25,6 @@ func registry(stdout io.Writer) *component.Registry {
 		Output(fwdout.NewFactory()).
 		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory()).
 		Output(otlp.NewFactory()).
-		Output(httpout.NewFactory())
+		Output(httpout.NewFactory()).
+		Output(kafka.NewFactory())
 }

@@ -27,6 +27,7 @@ import (
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/httpout"
+	"github.com/capstan-agent/capstan/shipper/kafka"
 	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/shipper/otlp"
 )
@@ -247,6 +248,8 @@ func docSections() map[string][]any {
 		"output basic":       {&httpc.Basic{}},
 		"output bearer":      {&httpc.Bearer{}},
 		"output header":      {&httpc.AuthHeader{}},
+		"output kafka":       {&kafka.Config{}},
+		"output sasl":        {&kafka.SASL{}},
 	}
 }
 

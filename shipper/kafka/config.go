@@ -1,6 +1,9 @@
 package kafka
 
 import (
+	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,10 +93,8 @@ func (c *Config) Validate() error {
 		e.Add("brokers", "missing: the seed brokers, host:port (e.g. [kafka-0:9092])")
 	}
 	for i, b := range c.Brokers {
-		if e.HostPort(conf.Index("brokers", i), b, false) {
-			if h, _, _ := strings.Cut(b, ":"); h == "" {
-				e.Add(conf.Index("brokers", i), "%q: give the broker's host (e.g. kafka-0:9092)", b)
-			}
+		if err := checkBroker(b); err != nil {
+			e.Add(conf.Index("brokers", i), "%q: %v", b, err)
 		}
 	}
 	if e.Required("topic", c.Topic, "the topic to write to, e.g. logs or logs-${k8s.namespace.name}") {
@@ -112,7 +113,9 @@ func (c *Config) Validate() error {
 	e.OneOf("encoding", c.Encoding, EncodingJSON, EncodingRaw)
 	e.OneOf("compression", c.Compression, CompressionNone, CompressionGzip, CompressionSnappy, CompressionLZ4, CompressionZstd)
 	if c.ExactlyOnce {
-		e.Range("transaction_timeout", int64(c.TransactionTimeout), int64(time.Second), int64(15*time.Minute))
+		if d := c.TransactionTimeout; d < time.Second || d > 15*time.Minute {
+			e.Add("transaction_timeout", "%s: must be between 1s and 15m (Kafka's transaction.max.timeout.ms is 15m by default)", conf.Duration(d))
+		}
 	}
 	e.Range("max_message_bytes", int64(c.MaxMessageBytes), 1<<10, 256<<20)
 	e.Required("client_id", c.ClientID, "the client id brokers log, e.g. capstan")
@@ -145,4 +148,19 @@ func (s *SASL) Validate() error {
 		e.Add("password", "missing: the SASL password (or password_file)")
 	}
 	return e.Err()
+}
+
+// checkBroker requires host:port with a host and a port number.
+func checkBroker(b string) error {
+	host, port, err := net.SplitHostPort(b)
+	if err != nil {
+		return fmt.Errorf("not host:port (write e.g. kafka-0:9092)")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a port number (1 to 65535)", port)
+	}
+	if host == "" || strings.ContainsAny(host, " /") {
+		return fmt.Errorf("give the broker's host name or address (e.g. kafka-0:9092)")
+	}
+	return nil
 }
