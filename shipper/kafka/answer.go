@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 
@@ -54,7 +55,7 @@ func classify(err error) (verdict, string) {
 	}
 	var ne net.Error
 	var oe *net.OpError
-	if errors.As(err, &ne) || errors.As(err, &oe) {
+	if errors.As(err, &ne) || errors.As(err, &oe) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return retry, "connection"
 	}
 	return retry, "kafka"

@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -61,6 +63,32 @@ type client struct {
 	log  *zap.Logger
 	name string
 	opts []kgo.Opt // made at Open
+
+	mu      sync.Mutex
+	connErr error // the last connection to a broker that failed, nil once one succeeds
+}
+
+// OnBrokerConnect keeps the last failure to connect to a broker (dial, TLS,
+// SASL), so that a request that ran out of time says why.
+func (c *client) OnBrokerConnect(_ kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	c.mu.Lock()
+	c.connErr = err
+	c.mu.Unlock()
+}
+
+// explain adds to an error of a request that ran out of time why the
+// brokers could not be reached, which is what classifies it.
+func (c *client) explain(err error) error {
+	if v, reason := classify(err); v != retry || reason != "timeout" && reason != "kafka" {
+		return err
+	}
+	c.mu.Lock()
+	cerr := c.connErr
+	c.mu.Unlock()
+	if cerr == nil {
+		return err
+	}
+	return fmt.Errorf("%v; connecting to the brokers fails: %w", err, cerr)
 }
 
 // open makes the options of the output's clients: TLS keys and the SASL
@@ -77,6 +105,7 @@ func (c *client) open() error {
 		kgo.MaxBufferedRecords(cfg.Concurrency*cfg.Batch.MaxRecords + 1024),
 		kgo.UnknownTopicRetries(-1),
 		kgo.WithLogger(kgoLogger{c.log}),
+		kgo.WithHooks(c),
 	}
 	switch cfg.Compression {
 	case CompressionGzip:
@@ -167,7 +196,7 @@ func (s *sender) Close() error {
 func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Result {
 	st := req.Data.(*reqState)
 	if err := produce(ctx, s.cl, req, st, int(s.cfg.MaxMessageBytes)); err != nil {
-		return result(err)
+		return result(s.explain(err))
 	}
 	// Records refused one by one: a record too large in a request of more
 	// makes the engine split it, until the record is alone (and
@@ -191,7 +220,7 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 		}
 	}
 	if first != nil {
-		return result(first)
+		return result(s.explain(first))
 	}
 	return delivery.Delivered()
 }

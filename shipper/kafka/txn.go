@@ -69,10 +69,13 @@ func (s *txnSender) Open(ctx context.Context, host component.OutputHost, resume 
 	wait := s.cfg.Retry.Initial
 	for k, p := range s.parts {
 		for {
-			err := s.init(ctx, p)
+			ictx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+			err := s.init(ictx, p)
+			cancel()
 			if err == nil {
 				break
 			}
+			err = s.explain(err)
 			_, reason := classify(err)
 			host.Report(component.Degraded, "kafka: "+reason)
 			s.log.Warn("cannot read the offset committed in Kafka; trying again", zap.Stringer("partition", k),
@@ -188,7 +191,7 @@ func (s *txnSender) Send(ctx context.Context, req *delivery.Request) delivery.Re
 	if p.stale || p.cl == nil {
 		if err := s.init(ctx, p); err != nil {
 			p.stale = true
-			return result(err)
+			return result(s.explain(err))
 		}
 	}
 	st := req.Data.(*reqState)
@@ -207,7 +210,7 @@ func (s *txnSender) Send(ctx context.Context, req *delivery.Request) delivery.Re
 	}
 	if err := p.cl.BeginTransaction(); err != nil {
 		p.stale = true
-		return result(fmt.Errorf("begin transaction: %w", err))
+		return result(s.explain(fmt.Errorf("begin transaction: %w", err)))
 	}
 	produce(ctx, p.cl, req, st, int(s.cfg.MaxMessageBytes))
 	topic, failed := "", error(nil)
@@ -234,12 +237,12 @@ func (s *txnSender) Send(ctx context.Context, req *delivery.Request) delivery.Re
 		if v, _ := classify(failed); v == tooLarge && req.Len() == 1 {
 			return delivery.Reject("too_large", failed)
 		}
-		return result(failed)
+		return result(s.explain(failed))
 	}
 	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		// The commit may have happened: the next attempt reads the offset.
 		p.stale = true
-		return result(fmt.Errorf("commit transaction: %w", err))
+		return result(s.explain(fmt.Errorf("commit transaction: %w", err)))
 	}
 	p.committed = next
 	return delivery.Delivered()
