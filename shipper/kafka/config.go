@@ -83,7 +83,6 @@ func (c *Config) SetDefaults() {
 	c.MaxMessageBytes = 1 << 20
 	c.ClientID = "capstan"
 	c.Timeout, c.ConnectTimeout, c.Concurrency = 30*time.Second, 10*time.Second, 4
-	c.Batch.MaxBytes, c.Batch.MaxRecords = 4<<20, 20000
 }
 
 // Validate checks every key.
