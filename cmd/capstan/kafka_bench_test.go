@@ -35,9 +35,7 @@ func BenchmarkKafkaOutputProcess(b *testing.B) {
 	writeBenchLines(b, logFile, lines)
 	for _, tc := range []struct{ name, output string }{
 		{"raw-none", `{type: kafka, brokers: [%s], topic: %s, encoding: raw}`},
-		{"raw-none-small-requests", `{type: kafka, brokers: [%s], topic: %s, encoding: raw, batch: {max_records: 5000, max_bytes: 1MiB}}`},
 		{"raw-none-exactly-once", `{type: kafka, brokers: [%s], topic: %s, encoding: raw, exactly_once: true}`},
-		{"raw-none-exactly-once-small-requests", `{type: kafka, brokers: [%s], topic: %s, encoding: raw, exactly_once: true, batch: {max_records: 5000, max_bytes: 1MiB}}`},
 		{"json-lz4", `{type: kafka, brokers: [%s], topic: %s, compression: lz4}`},
 		{"json-lz4-exactly-once", `{type: kafka, brokers: [%s], topic: %s, compression: lz4, exactly_once: true}`},
 	} {

@@ -163,10 +163,13 @@ func (s *txnSender) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.parts {
+		// A send that outlived the drain ends soon: its context is done.
+		p.mu.Lock()
 		if p.cl != nil {
 			p.cl.Close()
 			p.cl = nil
 		}
+		p.mu.Unlock()
 	}
 	return nil
 }
