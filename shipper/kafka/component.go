@@ -103,7 +103,6 @@ func (c *client) open() error {
 		kgo.ProducerLinger(0),
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxMessageBytes)),
 		kgo.MaxBufferedRecords(cfg.Concurrency*cfg.Batch.MaxRecords + 1024),
-		kgo.UnknownTopicRetries(-1),
 		kgo.WithLogger(kgoLogger{c.log}),
 		kgo.WithHooks(c),
 	}

@@ -82,3 +82,29 @@ func TestSASL(t *testing.T) {
 		})
 	}
 }
+
+// TestTopicMissing: a topic that does not exist (and that the cluster does
+// not create) keeps the output degraded (unknown_topic) and retrying; once
+// the topic is created, every record is delivered.
+func TestTopicMissing(t *testing.T) {
+	for _, eos := range []bool{false, true} {
+		t.Run(fmt.Sprint("exactly_once=", eos), func(t *testing.T) {
+			c := kafkatest.Start(t, kafkatest.Options{})
+			r := newRig(t, 1)
+			r.add(0, 0, 100, 50)
+			r.run(testConfig(c.Brokers, func(cfg *Config) { cfg.ExactlyOnce, cfg.Topic = eos, "later" }), true)
+			waitFor(t, "the output degraded for the missing topic", func() bool {
+				s, reason := r.host.State()
+				return s == component.Degraded && strings.Contains(reason, "unknown_topic")
+			})
+			if r.committed(0) != 0 || len(r.deadLetters()) != 0 {
+				t.Fatalf("records committed (%d) or dead-lettered without a topic", r.committed(0))
+			}
+			c.CreateTopic("later", 1, nil)
+			waitFor(t, "every record committed once the topic exists", func() bool { return r.committed(0) == 100 })
+			if got := c.ReadAll("later", kafkatest.ReadCommitted, readFor); len(got) != 100 {
+				t.Errorf("%d records in the topic, want 100", len(got))
+			}
+		})
+	}
+}
