@@ -21,13 +21,13 @@ import (
 // rig is a spool with a stream "app" read by the output and a stream
 // "dead" for its dead letters.
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	sp   *spool.Spool
 	st   *spool.Stream
 	host *componenttest.Host
 }
 
-func newRig(t *testing.T, partitions int) *rig {
+func newRig(t testing.TB, partitions int) *rig {
 	sp := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions, "dead": 1})
 	h := componenttest.NewHost(sp, "out")
 	st := spooltest.Stream(t, sp, "app")
@@ -80,7 +80,7 @@ func testConfig(brokers []string, f func(c *Config)) *Config {
 	return c
 }
 
-func settings(t *testing.T) component.Settings {
+func settings(t testing.TB) component.Settings {
 	return component.Settings{ID: component.ID{Kind: component.KindOutput, Type: "kafka", Name: "out"},
 		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), StartAt: "oldest"}
 }
@@ -160,7 +160,7 @@ func (r *rig) deadLetters() map[string]string {
 }
 
 // waitFor waits up to 60s for cond, failing with what it waited for.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
