@@ -35,6 +35,7 @@ func BenchmarkKafkaOutputProcess(b *testing.B) {
 	writeBenchLines(b, logFile, lines)
 	for _, tc := range []struct{ name, output string }{
 		{"raw-none", `{type: kafka, brokers: [%s], topic: %s, encoding: raw}`},
+		{"raw-none-keyed", `{type: kafka, brokers: [%s], topic: %s, encoding: raw, key: log.file.path}`},
 		{"raw-none-exactly-once", `{type: kafka, brokers: [%s], topic: %s, encoding: raw, exactly_once: true}`},
 		{"json-lz4", `{type: kafka, brokers: [%s], topic: %s, compression: lz4}`},
 		{"json-lz4-exactly-once", `{type: kafka, brokers: [%s], topic: %s, compression: lz4, exactly_once: true}`},

@@ -47,10 +47,13 @@ func New(set component.Settings, c *Config) (*delivery.Engine, error) {
 		log = zap.NewNop()
 	}
 	base := &client{cfg: c, log: log, name: set.ID.Name}
-	// Ordered: one request of a partition at a time, so that records of a
-	// source reach their Kafka partition in order, and a transaction's
-	// offsets follow the one before.
-	opts := delivery.Options{Config: c.Config, Concurrency: c.Concurrency, Timeout: c.Timeout, Ordered: true}
+	// Ordered: one request of a spool partition at a time, so that the
+	// records of a key reach their Kafka partition in order, and each
+	// transaction's offset follows the one before. Records without a key
+	// are spread over the topic's partitions anyway: they take
+	// concurrency requests at once.
+	ordered := c.ExactlyOnce || c.Key != ""
+	opts := delivery.Options{Config: c.Config, Concurrency: c.Concurrency, Timeout: c.Timeout, Ordered: ordered}
 	if c.ExactlyOnce {
 		return delivery.New(set, opts, enc, &txnSender{client: base}), nil
 	}
