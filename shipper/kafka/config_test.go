@@ -85,3 +85,28 @@ func TestMechanismReadsPasswordFile(t *testing.T) {
 		t.Errorf("a missing password file: %v", err)
 	}
 }
+
+// TestOpenReadsSecrets: what validation checked is read again when the
+// output starts; a file gone since fails the start with its key.
+func TestOpenReadsSecrets(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	for _, tc := range []struct {
+		name string
+		set  func(c *Config)
+		want string
+	}{
+		{"password file gone", func(c *Config) {
+			c.SASL = &SASL{Mechanism: MechanismPlain, Username: "u", PasswordFile: secret}
+		}, "sasl.password_file"},
+		{"ca file gone", func(c *Config) { c.TLS = &tlsconf.Client{CAFile: secret, MinVersion: "1.2"} }, "tls.ca_file"},
+	} {
+		c := &Config{}
+		conf.ApplyDefaults(c)
+		c.Brokers, c.Topic = []string{"127.0.0.1:9"}, "logs"
+		tc.set(c)
+		cl := &client{cfg: c, log: settings(t).Logger}
+		if err := cl.open(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+}
