@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"go.uber.org/zap"
+
 	"github.com/capstan-agent/capstan/shipper/delivery"
 )
 
@@ -71,4 +73,16 @@ func result(err error) delivery.Result {
 		return delivery.TooLarge(err)
 	}
 	return delivery.Retry(reason, err)
+}
+
+// result is the engine's answer to a request that failed whole, after
+// explain; a refusal for authorization is also logged as an error, since
+// every request will go the same way until the ACLs change.
+func (c *client) result(err error) delivery.Result {
+	err = c.explain(err)
+	if _, reason := classify(err); reason == "unauthorized" {
+		c.log.Error("Kafka denies this output what it needs: its records go to the dead letter until the ACLs change",
+			zap.Error(err), zap.Strings("brokers", c.cfg.Brokers))
+	}
+	return result(err)
 }

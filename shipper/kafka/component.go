@@ -198,13 +198,13 @@ func (s *sender) Close() error {
 func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Result {
 	st := req.Data.(*reqState)
 	if err := produce(ctx, s.cl, req, st, int(s.cfg.MaxMessageBytes)); err != nil {
-		return result(s.explain(err))
+		return s.result(err)
 	}
 	// Records refused one by one: a record too large in a request of more
 	// makes the engine split it, until the record is alone (and
 	// dead-lettered); records that were taken may be sent again then (at
 	// least once).
-	var first error
+	var first, denied error
 	for i, err := range st.results {
 		if err == nil || st.recs[i].tooBig {
 			continue
@@ -215,14 +215,21 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 			return delivery.TooLarge(err)
 		case v == reject || v == tooLarge:
 			req.RejectRecord(i, reason, err.Error())
+			if reason == "unauthorized" && denied == nil {
+				denied = err
+			}
 		default:
 			if first == nil {
 				first = err
 			}
 		}
 	}
+	if denied != nil {
+		s.log.Error("Kafka denies this output what it needs: its records go to the dead letter until the ACLs change",
+			zap.Error(denied), zap.Strings("brokers", s.cfg.Brokers))
+	}
 	if first != nil {
-		return result(s.explain(first))
+		return s.result(first)
 	}
 	return delivery.Delivered()
 }

@@ -194,7 +194,7 @@ func (s *txnSender) Send(ctx context.Context, req *delivery.Request) delivery.Re
 	if p.stale || p.cl == nil {
 		if err := s.init(ctx, p); err != nil {
 			p.stale = true
-			return result(s.explain(err))
+			return s.result(err)
 		}
 	}
 	st := req.Data.(*reqState)
@@ -213,7 +213,7 @@ func (s *txnSender) Send(ctx context.Context, req *delivery.Request) delivery.Re
 	}
 	if err := p.cl.BeginTransaction(); err != nil {
 		p.stale = true
-		return result(s.explain(fmt.Errorf("begin transaction: %w", err)))
+		return s.result(fmt.Errorf("begin transaction: %w", err))
 	}
 	produce(ctx, p.cl, req, st, int(s.cfg.MaxMessageBytes))
 	topic, failed := "", error(nil)
@@ -240,12 +240,12 @@ func (s *txnSender) Send(ctx context.Context, req *delivery.Request) delivery.Re
 		if v, _ := classify(failed); v == tooLarge && req.Len() == 1 {
 			return delivery.Reject("too_large", failed)
 		}
-		return result(s.explain(failed))
+		return s.result(failed)
 	}
 	if err := p.cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		// The commit may have happened: the next attempt reads the offset.
 		p.stale = true
-		return result(s.explain(fmt.Errorf("commit transaction: %w", err)))
+		return s.result(fmt.Errorf("commit transaction: %w", err))
 	}
 	p.committed = next
 	return delivery.Delivered()
