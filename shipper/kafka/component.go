@@ -197,16 +197,20 @@ func (s *sender) Close() error {
 // acknowledged by all in-sync replicas.
 func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Result {
 	st := req.Data.(*reqState)
-	if err := produce(ctx, s.cl, req, st, int(s.cfg.MaxMessageBytes)); err != nil {
-		return s.result(err)
-	}
+	produce(ctx, s.cl, req, st, int(s.cfg.MaxMessageBytes))
 	// Records refused one by one: a record too large in a request of more
 	// makes the engine split it, until the record is alone (and
 	// dead-lettered); records that were taken may be sent again then (at
-	// least once).
+	// least once). Records that failed for a reason that may pass are sent
+	// again alone, unless none was taken: then the request failed whole.
 	var first, denied error
+	taken := 0
 	for i, err := range st.results {
-		if err == nil || st.recs[i].tooBig {
+		if st.recs[i].tooBig {
+			continue
+		}
+		if err == nil {
+			taken++
 			continue
 		}
 		v, reason := classify(err)
@@ -228,17 +232,26 @@ func (s *sender) Send(ctx context.Context, req *delivery.Request) delivery.Resul
 		s.log.Error("Kafka denies this output what it needs: its records go to the dead letter until the ACLs change",
 			zap.Error(denied), zap.Strings("brokers", s.cfg.Brokers))
 	}
-	if first != nil {
+	if first != nil && taken == 0 && denied == nil {
 		return s.result(first)
+	}
+	if first != nil {
+		_, reason := classify(s.explain(first))
+		for i, err := range st.results {
+			if err != nil && !st.recs[i].tooBig {
+				if v, _ := classify(err); v == retry {
+					req.RetryRecord(i, reason)
+				}
+			}
+		}
 	}
 	return delivery.Delivered()
 }
 
 // produce produces the request's records with cl and waits for them all;
 // st.results[i] is record i's outcome. Records larger than max are marked
-// rejected on the request and not produced. The error is one that failed
-// the request as a whole (none yet: kept for the transactional path).
-func produce(ctx context.Context, cl *kgo.Client, req *delivery.Request, st *reqState, max int) error {
+// rejected on the request and not produced, nor are those marked dup.
+func produce(ctx context.Context, cl *kgo.Client, req *delivery.Request, st *reqState, max int) {
 	recs := st.records(req, max)
 	if cap(st.results) < len(recs) {
 		st.results = make([]error, len(recs))
@@ -264,7 +277,6 @@ func produce(ctx context.Context, cl *kgo.Client, req *delivery.Request, st *req
 		cl.Produce(ctx, &recs[i], st.promise)
 	}
 	st.wg.Wait()
-	return nil
 }
 
 // kgoLogger sends franz-go's warnings and errors to the output's log.
