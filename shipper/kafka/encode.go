@@ -9,7 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/capstan-agent/capstan/shipper/delivery"
-	"github.com/capstan-agent/capstan/spool/batch"
+	"github.com/capstan-agent/capstan/spool"
 )
 
 // encoder appends a record's key, header values and value to a request's
@@ -21,6 +21,75 @@ type encoder struct {
 	key     string
 	headers []string // names, or prefixes ending in '*'
 	json    bool
+}
+
+// srcCache holds copies of the source attributes of one batch that the
+// encoder reads (the topic's fields, the key, the headers): every record of
+// a batch shares them, so they are looked up once a batch, not once a
+// record.
+type srcCache struct {
+	valid bool
+	part  spool.Key
+	base  uint64 // the batch's first offset
+	buf   []byte
+	attrs []cachedAttr
+}
+
+type cachedAttr struct{ key, value span }
+
+// load caches what rec's batch gives its records, if it is not cached.
+func (c *srcCache) load(e *encoder, rec *delivery.Record) {
+	base := rec.Offset - uint64(rec.Index)
+	if c.valid && c.base == base && c.part == rec.Partition {
+		return
+	}
+	c.valid, c.base, c.part = true, base, rec.Partition
+	c.buf, c.attrs = c.buf[:0], c.attrs[:0]
+	src := rec.SourceAttrs()
+	for a, ok := src.NextAttr(); ok; a, ok = src.NextAttr() {
+		if !e.reads(a.Key) {
+			continue
+		}
+		k := len(c.buf)
+		c.buf = append(c.buf, a.Key...)
+		v := len(c.buf)
+		c.buf = append(c.buf, a.Value...)
+		c.attrs = append(c.attrs, cachedAttr{key: span{k, v}, value: span{v, len(c.buf)}})
+	}
+}
+
+func (c *srcCache) get(name string) ([]byte, bool) {
+	for _, a := range c.attrs {
+		if string(c.buf[a.key.start:a.key.end]) == name {
+			return c.buf[a.value.start:a.value.end], true
+		}
+	}
+	return nil, false
+}
+
+// reads reports whether the encoder reads the field name.
+func (e *encoder) reads(name []byte) bool {
+	if string(name) == e.key || e.header(name) {
+		return true
+	}
+	for _, p := range e.topic.parts {
+		if p.ref != "" && string(name) == p.ref {
+			return true
+		}
+	}
+	return false
+}
+
+// field is the value of field name of rec: its own attribute, or its
+// source's from the cache.
+func (s *reqState) field(rec *delivery.Record, name string) ([]byte, bool) {
+	own := rec.Attrs()
+	for a, ok := own.NextAttr(); ok; a, ok = own.NextAttr() {
+		if string(a.Key) == name {
+			return a.Value, true
+		}
+	}
+	return s.src.get(name)
 }
 
 // span is a part of a request's body.
@@ -55,6 +124,9 @@ type reqState struct {
 	results []error
 	wg      sync.WaitGroup
 	promise func(*kgo.Record, error) // records results[i] of krecs[i]
+	src     srcCache
+	rec     *delivery.Record // the record being encoded, for get
+	get     func(name string) ([]byte, bool)
 }
 
 func (s *reqState) reset() {
@@ -93,9 +165,17 @@ const recordOverhead = 32
 func (e *encoder) Encode(req *delivery.Request, rec *delivery.Record) error {
 	s := state(req)
 	m := recMeta{topic: e.fixed, ts: rec.Timestamp}
+	if e.fixed == "" || e.key != "" || len(e.headers) > 0 {
+		s.src.load(e, rec)
+	}
 	if e.fixed == "" {
+		if s.get == nil {
+			s.get = func(name string) ([]byte, bool) { return s.field(s.rec, name) }
+		}
+		s.rec = rec
 		var missing string
-		s.topic, missing = e.topic.expand(s.topic[:0], rec.Attrs(), rec.SourceAttrs())
+		s.topic, missing = e.topic.expand(s.topic[:0], s.get)
+		s.rec = nil
 		switch {
 		case missing != "":
 			return fmt.Errorf("the record has no field %s for the topic %s", missing, e.topic)
@@ -106,28 +186,30 @@ func (e *encoder) Encode(req *delivery.Request, rec *delivery.Record) error {
 	}
 	start := len(req.Body)
 	if e.key != "" {
-		if v, ok := lookup(e.key, rec.Attrs(), rec.SourceAttrs()); ok {
+		if v, ok := s.field(rec, e.key); ok {
 			req.Body = append(req.Body, v...)
 			m.key, m.hasKey = span{start, len(req.Body)}, true
 		}
 	}
 	m.hdrs.start = len(s.hdrs)
 	if len(e.headers) > 0 {
-		add := func(a batch.Attr) {
-			if !e.header(a.Key) {
-				return
-			}
+		add := func(k, v []byte) {
 			st := len(req.Body)
-			req.Body = append(req.Body, a.Value...)
-			s.hdrs = append(s.hdrs, hdrMeta{key: s.intern(a.Key), value: span{st, len(req.Body)}})
-			m.hdrSize += len(a.Key) + len(a.Value) + 10
+			req.Body = append(req.Body, v...)
+			s.hdrs = append(s.hdrs, hdrMeta{key: s.intern(k), value: span{st, len(req.Body)}})
+			m.hdrSize += len(k) + len(v) + 10
 		}
-		src, own := rec.SourceAttrs(), rec.Attrs()
-		for a, ok := src.NextAttr(); ok; a, ok = src.NextAttr() {
-			add(a)
+		c := &s.src
+		for _, a := range c.attrs {
+			if k := c.buf[a.key.start:a.key.end]; e.header(k) {
+				add(k, c.buf[a.value.start:a.value.end])
+			}
 		}
+		own := rec.Attrs()
 		for a, ok := own.NextAttr(); ok; a, ok = own.NextAttr() {
-			add(a)
+			if e.header(a.Key) {
+				add(a.Key, a.Value)
+			}
 		}
 	}
 	m.hdrs.end = len(s.hdrs)

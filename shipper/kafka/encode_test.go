@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -83,11 +85,59 @@ func TestEncode(t *testing.T) {
 	}
 }
 
-func mustTopic(t *testing.T, s string) topicTemplate {
+func mustTopic(t testing.TB, s string) topicTemplate {
 	t.Helper()
 	tt, err := parseTopic(s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tt
+}
+
+// TestEncodeSourcePerBatch: the source fields are read once a batch, and
+// a batch of another source, next in the partition, gets its own.
+func TestEncodeSourcePerBatch(t *testing.T) {
+	r := newRig(t, 1)
+	var b batch.Builder
+	for i, pod := range []string{"cart", "cart", "web", "cart"} {
+		b.ResetV2(uint64(i+1), baseTime, []batch.Attr{batch.StringAttr("k8s.pod.name", pod), batch.StringAttr("k8s.namespace.name", "ns-"+pod)})
+		for j := range 3 {
+			var own []batch.Attr
+			if i == 3 && j == 1 {
+				own = []batch.Attr{batch.StringAttr("k8s.pod.name", "override")}
+			}
+			b.AddRecord(baseTime, batch.KindString, []byte(fmt.Sprintf("%s-%d", pod, j)), own)
+		}
+		if _, err := r.st.Partition(0).Append(context.Background(), b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rg, err := r.st.Partition(0).NewReader(0).Next(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, rg.Len)
+	rg.File.ReadAt(raw, rg.Pos)
+	enc := &encoder{topic: mustTopic(t, "logs-${k8s.namespace.name}"), key: "k8s.pod.name", headers: []string{"k8s.pod.name"}}
+	req := &delivery.Request{}
+	var got []string
+	if err := delivery.ForEachRecord(raw, 0, spool.Key{Stream: "app"}, func(rec *delivery.Record) error {
+		if err := enc.Encode(req, rec); err != nil {
+			return err
+		}
+		kr := req.Data.(*reqState).records(req, 1<<20)[0]
+		got = append(got, fmt.Sprintf("%s %s %s %s", kr.Topic, kr.Key, kr.Headers[len(kr.Headers)-1].Value, kr.Value))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"logs-ns-cart cart cart cart-0", "logs-ns-cart cart cart cart-1", "logs-ns-cart cart cart cart-2",
+		"logs-ns-cart cart cart cart-0", "logs-ns-cart cart cart cart-1", "logs-ns-cart cart cart cart-2",
+		"logs-ns-web web web web-0", "logs-ns-web web web web-1", "logs-ns-web web web web-2",
+		"logs-ns-cart cart cart cart-0", "logs-ns-cart override override cart-1", "logs-ns-cart cart cart cart-2",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -3,8 +3,6 @@ package kafka
 import (
 	"fmt"
 	"strings"
-
-	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // maxTopicLen is the longest topic name Kafka takes.
@@ -99,15 +97,15 @@ func (t topicTemplate) String() string {
 	return b.String()
 }
 
-// expand appends the topic of a record (its own attributes own, its
-// source's src) to dst; missing names a field the record does not have.
-func (t topicTemplate) expand(dst []byte, own, src batch.AttrIter) (out []byte, missing string) {
+// expand appends the topic of a record to dst, its fields' values from get;
+// missing names a field the record does not have.
+func (t topicTemplate) expand(dst []byte, get func(name string) ([]byte, bool)) (out []byte, missing string) {
 	for _, p := range t.parts {
 		if p.ref == "" {
 			dst = append(dst, p.lit...)
 			continue
 		}
-		v, ok := lookup(p.ref, own, src)
+		v, ok := get(p.ref)
 		if !ok {
 			return dst, p.ref
 		}
@@ -119,20 +117,4 @@ func (t topicTemplate) expand(dst []byte, own, src batch.AttrIter) (out []byte, 
 		}
 	}
 	return dst, ""
-}
-
-// lookup returns the value of field name: the record's own attribute, or
-// its source's. The iterators are copies: the caller's are not moved.
-func lookup(name string, own, src batch.AttrIter) ([]byte, bool) {
-	for a, ok := own.NextAttr(); ok; a, ok = own.NextAttr() {
-		if string(a.Key) == name {
-			return a.Value, true
-		}
-	}
-	for a, ok := src.NextAttr(); ok; a, ok = src.NextAttr() {
-		if string(a.Key) == name {
-			return a.Value, true
-		}
-	}
-	return nil, false
 }

@@ -60,7 +60,7 @@ func TestTopicTemplate(t *testing.T) {
 		if tt.String() != tc.tmpl {
 			t.Errorf("%q prints as %q", tc.tmpl, tt.String())
 		}
-		got, missing := tt.expand(nil, own, src)
+		got, missing := tt.expand(nil, func(name string) ([]byte, bool) { return lookup(name, own, src) })
 		if missing != tc.missing || tc.missing == "" && string(got) != tc.want {
 			t.Errorf("%q: %q (missing %q), want %q (missing %q)", tc.tmpl, got, missing, tc.want, tc.missing)
 		}
@@ -82,11 +82,26 @@ func FuzzParseTopic(f *testing.F) {
 		if tt.String() != s {
 			t.Fatalf("%q prints as %q", s, tt.String())
 		}
-		out, _ := tt.expand(nil, own, batch.AttrIter{})
+		out, _ := tt.expand(nil, func(name string) ([]byte, bool) { return lookup(name, own, batch.AttrIter{}) })
 		for _, c := range out {
 			if !topicByte(rune(c)) {
 				t.Fatalf("%q expands to %q", s, out)
 			}
 		}
 	})
+}
+
+// lookup is the value of field name: own's attribute, or src's.
+func lookup(name string, own, src batch.AttrIter) ([]byte, bool) {
+	for a, ok := own.NextAttr(); ok; a, ok = own.NextAttr() {
+		if string(a.Key) == name {
+			return a.Value, true
+		}
+	}
+	for a, ok := src.NextAttr(); ok; a, ok = src.NextAttr() {
+		if string(a.Key) == name {
+			return a.Value, true
+		}
+	}
+	return nil, false
 }
