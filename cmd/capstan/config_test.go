@@ -205,7 +205,7 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 		}
 	}
 	outRequired := map[string]string{"forward": `endpoints: ["a:1"]`, "tcp": `address: "a:1"`, "file": `path: /tmp/out`,
-		"otlp": `endpoint: "http://c:4318"`, "http": `url: "http://c/in"`}
+		"otlp": `endpoint: "http://c:4318"`, "http": `url: "http://c/in"`, "kafka": `brokers: ["k:9092"], topic: logs`}
 	for _, typ := range reg.Types(component.KindOutput) {
 		yaml := "data_dir: /tmp/x\ninputs:\n  i: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: " + typ + ", " + outRequired[typ] + "}\n"
 		if _, err := loadYAML(t, strings.Replace(yaml, ", }", "}", 1)); err != nil {
