@@ -10,6 +10,7 @@ import (
 	"github.com/capstan-agent/capstan/shipper/elasticsearch"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpout"
+	"github.com/capstan-agent/capstan/shipper/kafka"
 	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
@@ -28,5 +29,6 @@ func registry(stdout io.Writer) *component.Registry {
 		Output(otlp.NewFactory()).
 		Output(httpout.NewFactory()).
 		Output(elasticsearch.NewFactory()).
-		Output(loki.NewFactory())
+		Output(loki.NewFactory()).
+		Output(kafka.NewFactory())
 }

@@ -43,6 +43,7 @@ outputs:
   ho: {type: http, url: "http://127.0.0.1:9/in"}
   eo: {type: elasticsearch, endpoints: ["http://127.0.0.1:9"]}
   lo: {type: loki, endpoint: "http://127.0.0.1:9"}
+  ko: {type: kafka, brokers: ["127.0.0.1:9"], topic: logs}
 `, filepath.Join(dir, "data"), filepath.Join(dir, "*.log"), sock+".s", sock+".g", filepath.Join(dir, "out", "o.log"))
 	os.MkdirAll(filepath.Join(dir, "out"), 0o755)
 	l, err := config.Load(config.Options{YAML: []byte(yaml), Environ: []string{}, Registry: reg})

@@ -28,6 +28,7 @@ import (
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/httpout"
+	"github.com/capstan-agent/capstan/shipper/kafka"
 	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
@@ -254,6 +255,8 @@ func docSections() map[string][]any {
 		"output bearer":             {&httpc.Bearer{}},
 		"output header":             {&httpc.AuthHeader{}},
 		"output loki":               {&loki.Config{}},
+		"output kafka":              {&kafka.Config{}},
+		"output sasl":               {&kafka.SASL{}},
 	}
 }
 

@@ -331,7 +331,7 @@ outputs:
 }
 
 // committed is the sum of an output's committed offsets in a data dir.
-func committed(t *testing.T, dataDir, output string) uint64 {
+func committed(t testing.TB, dataDir, output string) uint64 {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dataDir, "checkpoints", output))
 	if err != nil {
