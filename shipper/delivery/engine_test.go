@@ -469,36 +469,17 @@ func TestCommitWhileAssembling(t *testing.T) {
 	run.stop()
 }
 
-// A refusal without the records named (OTLP partial_success) is counted
-// by reason; the request is delivered.
-func TestRejectUnnamed(t *testing.T) {
-	r := newRig(t, 1)
-	r.add(0, 0, 10, 10, "a", nil)
-	sc := newScript(func(_ context.Context, req *Request, s sent) Result {
-		req.RejectUnnamed(3, "partial_success", "3 log records had no body")
-		return Delivered()
-	})
-	e := New(settings(), opts(nil), lineEncoder{}, sc)
-	run := r.run(e)
-	waitFor(t, "checkpoint at 10", func() bool { return r.committed(0) == 10 })
-	run.stop()
-	if n := e.Stats().DeadLettered("partial_success"); n != 3 {
-		t.Errorf("dead_letter_records_total{reason=partial_success} = %d", n)
-	}
-	if n := e.Stats().Records.Load(); n != 7 {
-		t.Errorf("records_total = %d, want 7", n)
-	if len(sc.sends()) != 1 {
-		t.Errorf("sent %d times", len(sc.sends()))
-}
 // With Ordered and linger 0, a key's request is sent as soon as its key is
 // free, full or not: a request of a quiet key is not held (with the
 // partition's commit point) while the lane waits on a busy one.
 func TestOrderedFreeKeyNotHeld(t *testing.T) {
+	r := newRig(t, 1)
 	keyOf := func(i int) []batch.Attr {
 		if i < 5 {
 			return []batch.Attr{batch.StringAttr("k", "quiet")}
 		}
 		return []batch.Attr{batch.StringAttr("k", "busy")}
+	}
 	r.add(0, 0, 105, 105, "a", keyOf)
 	quietSent := make(chan struct{})
 	var once sync.Once
@@ -507,11 +488,19 @@ func TestOrderedFreeKeyNotHeld(t *testing.T) {
 		if s.key == "quiet" {
 			once.Do(func() { close(quietSent) })
 			return Delivered()
+		}
 		select {
 		case <-quietSent:
 		case <-time.After(10 * time.Second):
 			heldUp.Store(true) // the quiet key's request waited for the busy key
+		}
+		return Delivered()
+	})
 	e := New(settings(), opts(func(o *Options) { o.Concurrency = 4; o.Ordered = true; o.Batch.MaxRecords = 10 }), keyEncoder{}, sc)
+	run := r.run(e)
 	waitFor(t, "checkpoint at 105", func() bool { return r.committed(0) == 105 })
+	run.stop()
 	if heldUp.Load() {
 		t.Error("the quiet key's request was held until the busy key's records were read")
+	}
+}
