@@ -154,7 +154,7 @@ func TestManyIdleConnections(t *testing.T) {
 	perConn := grew / int64(n)
 	t.Logf("%d idle connections: %d KiB in all, %d bytes each", n, grew>>10, perConn)
 	// A read buffer each would be 64 KiB a connection.
-	if perConn > 16<<10 {
+	if perConn > idleConnBudget {
 		t.Fatalf("%d bytes per idle connection: read buffers are held", perConn)
 	}
 	sendLines(t, "tcp", h.addr(0), 1, 100)
