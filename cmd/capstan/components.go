@@ -6,6 +6,7 @@ import (
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
+	"github.com/capstan-agent/capstan/inputs/kafka"
 	"github.com/capstan-agent/capstan/inputs/socket"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpout"
@@ -21,6 +22,7 @@ func registry(stdout io.Writer) *component.Registry {
 		Input(file.NewFactory()).
 		Input(socket.TCPFactory(), socket.UDPFactory(), socket.UnixFactory(), socket.UnixgramFactory()).
 		Input(fwdin.NewFactory()).
+		Input(kafka.NewFactory()).
 		Output(fwdout.NewFactory()).
 		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory()).
 		Output(otlp.NewFactory()).
