@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/capstan-agent/capstan/shipper/kafka/kafkatest"
+	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/spool/batch"
+)
+
+// kafkaWait bounds each wait of the Kafka process tests.
+const kafkaWait = 2 * time.Minute
+
+// kafkaAgentConfig writes the configuration of an agent whose kafka input
+// reads topic into its spool in dir.
+func kafkaAgentConfig(t *testing.T, dir, brokers, topic string, maxPoll int) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "capstan.yaml")
+	yaml := fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+streams:
+  default: {partitions: 2}
+inputs:
+  kin:
+    type: kafka
+    brokers: [%q]
+    topics: [%s]
+    group: cores
+    max_poll_records: %d
+    session_timeout: 1s
+    heartbeat_interval: 100ms
+    rebalance_timeout: 5s
+outputs:
+  archive: {type: file, path: %q}
+`, filepath.Join(dir, "data"), brokers, topic, maxPoll, filepath.Join(dir, "archive.log"))
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// kafkaProducer writes "rec-<n> <padding>" records of 200 bytes to topic's
+// partitions in turn, in chunks, until stopped.
+type kafkaProducer struct {
+	t     *testing.T
+	cl    *kgo.Client
+	topic string
+	parts int32
+	n     int
+}
+
+func (p *kafkaProducer) produce(count int) {
+	p.t.Helper()
+	if err := p.produceErr(count); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// produceErr is produce for a goroutine other than the test's.
+func (p *kafkaProducer) produceErr(count int) error {
+	recs := make([]*kgo.Record, 0, count)
+	for i := p.n; i < p.n+count; i++ {
+		v := fmt.Sprintf("rec-%07d ", i)
+		v += strings.Repeat("x", 200-len(v))
+		recs = append(recs, &kgo.Record{Topic: p.topic, Partition: int32(i) % p.parts, Value: []byte(v)})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaWait)
+	defer cancel()
+	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
+	p.n += count
+	return nil
+}
+
+// spoolCounts reads every record of the spool in dataDir (the agent
+// stopped) and adds one to seen[n] for each record rec-n.
+func spoolCounts(t *testing.T, dataDir string, seen []int) {
+	t.Helper()
+	info, err := spool.Inspect(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range info.Partitions {
+		err := spool.Scan(dataDir, p.Key, 0, func(b batch.Batch) error {
+			it := b.Records()
+			var rec batch.Record
+			for it.Next(&rec) {
+				f := strings.Fields(string(rec.Body))
+				num, ok := strings.CutPrefix(f[0], "rec-")
+				n, err := strconv.Atoi(num)
+				if !ok || err != nil || n >= len(seen) {
+					return fmt.Errorf("record %.40q was never produced", rec.Body)
+				}
+				seen[n]++
+			}
+			return it.Err()
+		}, func(p spool.Problem) { t.Errorf("spool %s: %s", dataDir, p) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// spoolRecords is how many records the spools in dataDirs hold together
+// (0 for one not made yet).
+func spoolRecords(dataDirs ...string) uint64 {
+	var n uint64
+	for _, d := range dataDirs {
+		info, err := spool.Inspect(d)
+		if err != nil {
+			continue
+		}
+		for _, p := range info.Partitions {
+			n += p.Next - p.Oldest
+		}
+	}
+	return n
+}
+
+// waitSpoolRecords waits until the spools hold at least n records.
+func waitSpoolRecords(t *testing.T, n uint64, what string, dataDirs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(kafkaWait)
+	for {
+		got := spoolRecords(dataDirs...)
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %d records in the spools (%s); they hold %d", kafkaWait, n, what, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func stopAgent(t *testing.T, p *agentProc, name string) {
+	t.Helper()
+	p.signal(syscall.SIGTERM)
+	if c := p.wait(); c != 0 {
+		t.Errorf("%s exit %d:\n%s", name, c, p.allLogs())
+	}
+}
+
+// TestKafkaInputExactlyOnceUnderKill: records produced to a topic while the
+// agent reading it is killed with SIGKILL at random moments (the cluster, in
+// a process of its own, lives on) are each in the spool exactly once: a
+// commit comes only after the append, and what is read again after a kill
+// is what the spool's producer record already holds.
+func TestKafkaInputExactlyOnceUnderKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an agent and a cluster for a while")
+	}
+	records, rounds := 100_000, 8
+	if os.Getenv("CAPSTAN_SOAK") != "" {
+		records, rounds = 1_000_000, 30
+	}
+	c := kafkatest.Start(t, kafkatest.Options{Topics: map[string]int32{"logs": 4}})
+	prod := &kafkaProducer{t: t, cl: c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner())), topic: "logs", parts: 4}
+	dir := t.TempDir()
+	cfg := kafkaAgentConfig(t, dir, c.BrokerList(), "logs", 2000)
+	dataDir := filepath.Join(dir, "data")
+	start := func() *agentProc {
+		p := startAgent(t, dir, env(), "-c", cfg)
+		p.waitLog("agent started")
+		return p
+	}
+	prod.produce(records / 4)
+	agent := start()
+	perRound := (records - prod.n) / rounds
+	for round := range rounds {
+		if round == rounds-1 {
+			perRound = records - prod.n
+		}
+		prod.produce(perRound)
+		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
+		agent.cmd.Process.Kill()
+		agent.wait()
+		if round%3 == 2 { // down for a while: records pile up in Kafka
+			prod.produce(1000)
+			time.Sleep(time.Duration(100+rand.IntN(500)) * time.Millisecond)
+		}
+		agent = start()
+	}
+	waitSpoolRecords(t, uint64(prod.n), "every record produced", dataDir)
+	stopAgent(t, agent, "agent")
+
+	seen := make([]int, prod.n)
+	spoolCounts(t, dataDir, seen)
+	var missing, dups int
+	for i, n := range seen {
+		switch {
+		case n == 0:
+			if missing++; missing < 5 {
+				t.Errorf("rec-%07d never reached the spool", i)
+			}
+		case n > 1:
+			if dups++; dups < 5 {
+				t.Errorf("rec-%07d is in the spool %d times", i, n)
+			}
+		}
+	}
+	t.Logf("%d records, %d kill rounds: %d missing, %d duplicated", prod.n, rounds, missing, dups)
+}
+
+// TestKafkaTwoConsumersOneKilled: two agents in one group share a topic;
+// one is killed with SIGKILL and the other takes its partitions. Nothing is
+// lost. Records the killed member appended but had not committed are read
+// again by the other, so they may be in both spools: at most
+// max_poll_records of them per kill (docs/inputs-kafka.md), and never twice
+// in one spool. The killed member then comes back and gets partitions
+// again, which costs no duplicate (a rebalance commits on revoke).
+func TestKafkaTwoConsumersOneKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two agents and a cluster")
+	}
+	const maxPoll, parts = 500, 6
+	c := kafkatest.Start(t, kafkatest.Options{Topics: map[string]int32{"logs": parts}})
+	prod := &kafkaProducer{t: t, cl: c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner())), topic: "logs", parts: parts}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	cfgA := kafkaAgentConfig(t, dirA, c.BrokerList(), "logs", maxPoll)
+	cfgB := kafkaAgentConfig(t, dirB, c.BrokerList(), "logs", maxPoll)
+	dataA, dataB := filepath.Join(dirA, "data"), filepath.Join(dirB, "data")
+	start := func(dir, cfg string) *agentProc {
+		p := startAgent(t, dir, env(), "-c", cfg)
+		p.waitLog("agent started")
+		return p
+	}
+	a, b := start(dirA, cfgA), start(dirB, cfgB)
+	// Produce while the members work, in the background, so that the kill
+	// lands in the middle of polls.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var produceMu sync.Mutex
+	var produceErr error
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			produceMu.Lock()
+			if prod.n < 400_000 && produceErr == nil {
+				produceErr = prod.produceErr(2000)
+			}
+			produceMu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+	waitSpoolRecords(t, 20_000, "records in both members", dataA)
+	waitSpoolRecords(t, 20_000, "records in both members", dataB)
+	a.cmd.Process.Kill()
+	a.wait()
+	produceMu.Lock()
+	killedAt := prod.n
+	produceMu.Unlock()
+	waitSpoolRecords(t, uint64(killedAt), "b taking a's partitions", dataA, dataB)
+	a = start(dirA, cfgA) // back: the group rebalances again
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+	if produceErr != nil {
+		t.Fatal(produceErr)
+	}
+	total := prod.n
+	waitSpoolRecords(t, uint64(total), "everything produced", dataA, dataB)
+	stopAgent(t, a, "a")
+	stopAgent(t, b, "b")
+
+	inA, inB := make([]int, total), make([]int, total)
+	spoolCounts(t, dataA, inA)
+	spoolCounts(t, dataB, inB)
+	var missing, both int
+	for i := range total {
+		switch {
+		case inA[i]+inB[i] == 0:
+			if missing++; missing < 5 {
+				t.Errorf("rec-%07d is in neither spool", i)
+			}
+		case inA[i] > 1 || inB[i] > 1:
+			t.Errorf("rec-%07d is in one spool more than once (a %d, b %d)", i, inA[i], inB[i])
+		case inA[i] == 1 && inB[i] == 1:
+			both++
+		}
+	}
+	if both > maxPoll {
+		t.Errorf("%d records in both spools after one kill, more than max_poll_records (%d)", both, maxPoll)
+	}
+	t.Logf("%d records, one kill: %d missing, %d in both spools (bound %d)", total, missing, both, maxPoll)
+}
+
+// TestKafkaInputProcessors: inputs.NAME.processors run on a kafka input's
+// records as on any input's, and see its attributes.
+func TestKafkaInputProcessors(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Topics: map[string]int32{"logs": 1}})
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "capstan.yaml")
+	yaml := fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+inputs:
+  kin:
+    type: kafka
+    brokers: [%q]
+    topics: [logs]
+    processors:
+      - {type: json, merge: true}
+      - {type: filter, drop_if: 'attrs.level == "debug"'}
+      - {type: copy, from: messaging.kafka.message.key, to: from}
+outputs:
+  console: {type: stdout, encoding: ndjson}
+`, filepath.Join(dir, "data"), c.BrokerList())
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := capstan(t, dir, env(), "validate", "-c", cfg); r.code != 0 {
+		t.Fatalf("validate: exit %d: %s", r.code, r.stderr)
+	}
+	c.Produce("logs",
+		&kgo.Record{Key: []byte("svc-a"), Value: []byte(`{"level":"info","msg":"kept"}`)},
+		&kgo.Record{Key: []byte("svc-a"), Value: []byte(`{"level":"debug","msg":"dropped"}`)},
+		&kgo.Record{Key: []byte("svc-b"), Value: []byte(`{"level":"warn","msg":"also kept"}`)},
+	)
+	p := startAgent(t, dir, env(), "-c", cfg)
+	lines := readLines(t, bufio.NewReader(p.stdout), 2)
+	stopAgent(t, p, "agent")
+	for i, want := range []string{`"level":"info"`, `"level":"warn"`} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"messaging.kafka.offset":`) ||
+			!strings.Contains(lines[i], `"from":"svc-`) || !strings.Contains(lines[i], `"messaging.destination.name":"logs"`) {
+			t.Errorf("line %d: %s", i, lines[i])
+		}
+	}
+}
