@@ -106,6 +106,21 @@ func produce(t testing.TB, c *kafkatest.Cluster, topic string, recs ...*kgo.Reco
 	t.Helper()
 	cl := c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	defer cl.Close()
+	produceRecs(t, cl, topic, recs...)
+}
+
+// produceWith writes body(0..n-1) with cl.
+func produceWith(t testing.TB, cl *kgo.Client, topic string, n int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Value: []byte(body(i))})
+	}
+	produceRecs(t, cl, topic, recs...)
+}
+
+func produceRecs(t testing.TB, cl *kgo.Client, topic string, recs ...*kgo.Record) {
+	t.Helper()
 	for _, r := range recs {
 		r.Topic = topic
 	}
