@@ -202,9 +202,7 @@ func (h *health) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net
 			h.log.Warn("kafka broker unreachable; retrying", zap.String("broker", addr), zap.Error(err))
 			h.lastLog = time.Now()
 		}
-		if !h.down {
-			h.down = true
-		}
+		h.down = true
 		h.host.Report(component.Degraded, fmt.Sprintf("kafka: broker %s: %v", addr, err))
 		return
 	}

@@ -53,7 +53,8 @@ type consumer struct {
 	mu    sync.Mutex // owned is also used by the rebalance callbacks
 	owned map[topicPartition]*partState
 
-	rec recordBuilder
+	rec          recordBuilder
+	lastTruncLog time.Time
 }
 
 func newConsumer(in *Input, host component.InputHost) *consumer {
@@ -170,12 +171,19 @@ func (c *consumer) appendPartition(ctx context.Context, topic string, p *kgo.Fet
 	maxBytes := int(c.in.cfg.BatchBytes)
 	for len(recs) > 0 {
 		c.rec.reset(st.producer, st.attrs)
+		truncated := c.in.stats.Truncated.Load()
 		n := 0
 		for n < len(recs) && (n == 0 || c.rec.bld.Len() < maxBytes) {
 			c.rec.add(recs[n], &c.in.stats)
 			n++
 		}
 		last := recs[n-1]
+		if cut := c.in.stats.Truncated.Load() - truncated; cut > 0 && time.Since(c.lastTruncLog) > 30*time.Second {
+			c.lastTruncLog = time.Now()
+			c.log.Warn("record values longer than max_record_bytes cut (flagged truncated; counted in truncated_records_total)",
+				zap.String("topic", topic), zap.Int32("partition", p.Partition), zap.Uint64("records", cut),
+				zap.Int64("max_record_bytes", int64(c.in.cfg.MaxRecordBytes)))
+		}
 		c.rec.bld.SetSequence(uint64(last.Offset) + 1)
 		res, err := st.target.Append(ctx, c.rec.bld.Bytes())
 		if err != nil {

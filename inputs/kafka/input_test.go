@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,4 +308,26 @@ func TestRebalanceNoLossNoDuplicates(t *testing.T) {
 		t.Errorf("a stored %d, b %d: the partitions were not shared", len(recsA), len(recsB))
 	}
 	checkOnce(t, total, append(recsA, recsB...))
+}
+
+// A value longer than max_record_bytes is cut, flagged and counted, not
+// dropped.
+func TestLongValueTruncated(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Topics: map[string]int32{"logs": 1}})
+	long := strings.Repeat("y", 100)
+	produce(t, c, "logs", &kgo.Record{Value: []byte(long)}, &kgo.Record{Value: []byte("short")})
+	sp, st := openSpool(t, t.TempDir(), 1)
+	cfg := testConfig(c, "logs")
+	cfg.MaxRecordBytes = 10
+	m := startMember(t, cfg, sp, st)
+	waitCount(t, 2, "a long and a short record", st)
+	m.stop()
+	recs := read(t, st)
+	if len(recs) != 2 || recs[0].body != long[:10] || recs[0].attrs[AttrTruncated] != "true" ||
+		recs[1].body != "short" || recs[1].attrs[AttrTruncated] != "" {
+		t.Errorf("stored %+v", recs)
+	}
+	if n := m.in.Stats().Truncated.Load(); n != 1 {
+		t.Errorf("truncated_records_total %d, want 1", n)
+	}
 }
