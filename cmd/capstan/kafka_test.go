@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -378,4 +379,49 @@ func TestKafkaInputReload(t *testing.T) {
 			t.Errorf("rec-%07d is in the spool %d times", i, n)
 		}
 	}
+}
+
+// TestKafkaInputThroughput measures an agent process: 1,000,000 records of
+// 200 bytes produced beforehand to a 4-partition topic; the agent's kafka
+// input reads them into its spool (a stdout output, drained to nothing, is
+// there because a stream needs a reader). It logs lines/s from the agent's
+// start to the last record in the spool, the agent's CPU per line and its
+// peak RSS (VmHWM), from /proc. Set CAPSTAN_KAFKA_BENCH=1 to run it; it
+// asserts no speed.
+func TestKafkaInputThroughput(t *testing.T) {
+	if os.Getenv("CAPSTAN_KAFKA_BENCH") == "" {
+		t.Skip("a measurement: set CAPSTAN_KAFKA_BENCH=1")
+	}
+	const records = 1_000_000
+	c := kafkatest.Start(t, kafkatest.Options{Topics: map[string]int32{"logs": 4}})
+	prod := &kafkaProducer{t: t, cl: c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(1<<20)),
+		topic: "logs", parts: 4}
+	for prod.n < records {
+		prod.produce(50_000)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "capstan.yaml")
+	yaml := fmt.Sprintf(`data_dir: %s
+log: {format: json}
+http: {address: "127.0.0.1:0"}
+streams:
+  default: {partitions: 2}
+inputs:
+  kin: {type: kafka, brokers: [%q], topics: [logs]}
+outputs:
+  console: {type: stdout}
+`, filepath.Join(dir, "data"), c.BrokerList())
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p := startAgent(t, dir, env(), "-c", cfg)
+	go io.Copy(io.Discard, p.stdout)
+	waitSpoolRecords(t, records, "every record produced", filepath.Join(dir, "data"))
+	el := time.Since(start)
+	bp := &benchProc{cmd: p.cmd}
+	bp.sample()
+	stopAgent(t, p, "agent")
+	t.Logf("%d records: %.0f lines/s, %.2f µs CPU/line (the agent, its stdout output included), peak RSS %d MiB",
+		records, float64(records)/el.Seconds(), float64(bp.cpu.Microseconds())/records, bp.peak>>20)
 }
