@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/capstan-agent/capstan/shipper/kafka/kafkatest"
@@ -197,6 +198,11 @@ func TestKafkaInputExactlyOnceUnderKill(t *testing.T) {
 		}
 		agent = start()
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("group offsets: %v\nthe last agent's log:\n%s", groupOffsets(t, c, "cores"), agent.allLogs())
+		}
+	})
 	waitSpoolRecords(t, uint64(prod.n), "every record produced", dataDir)
 	stopAgent(t, agent, "agent")
 
@@ -424,4 +430,23 @@ outputs:
 	stopAgent(t, p, "agent")
 	t.Logf("%d records: %.0f lines/s, %.2f µs CPU/line (the agent, its stdout output included), peak RSS %d MiB",
 		records, float64(records)/el.Seconds(), float64(bp.cpu.Microseconds())/records, bp.peak>>20)
+}
+
+// groupOffsets is what group committed, topic → partition → offset.
+func groupOffsets(t *testing.T, c *kafkatest.Cluster, group string) map[string]map[int32]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out := map[string]map[int32]int64{}
+	os, err := kadm.NewClient(c.Client()).FetchOffsets(ctx, group)
+	if err != nil {
+		t.Logf("fetch offsets of %s: %v", group, err)
+		return out
+	}
+	os.Each(func(o kadm.OffsetResponse) {
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]int64{}
+		}
+		out[o.Topic][o.Partition] = o.At
+	})
+	return out
 }

@@ -297,6 +297,12 @@ func (c *consumer) commit(only map[string][]int32) {
 	}
 }
 
+// assigned logs the partitions a rebalance gives the member; their state is
+// made on their first records.
+func (c *consumer) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	c.log.Info("kafka partitions assigned", zap.Any("partitions", assigned))
+}
+
 // revoked commits what was appended of the partitions a rebalance takes
 // away, before another member may read them, and forgets them. With
 // BlockRebalanceOnPoll it never runs while a poll's records are being
