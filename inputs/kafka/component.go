@@ -144,6 +144,7 @@ func (in *Input) Run(ctx context.Context, host component.InputHost) error {
 	c := newConsumer(in, host)
 	opts := append(in.options(tlsCfg),
 		kgo.WithHooks(c.health),
+		kgo.WithLogger(newKgoLogger(in.set.Logger)),
 		kgo.OnPartitionsAssigned(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
