@@ -200,7 +200,7 @@ func TestKafkaInputExactlyOnceUnderKill(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("group offsets: %v\nthe last agent's log:\n%s", groupOffsets(t, c, "cores"), agent.allLogs())
+			t.Logf("group offsets: %v\ngroup members: %s\nthe last agent's log:\n%s", groupOffsets(t, c, "cores"), groupMembers(t, c, "cores"), agent.allLogs())
 		}
 	})
 	waitSpoolRecords(t, uint64(prod.n), "every record produced", dataDir)
@@ -449,4 +449,28 @@ func groupOffsets(t *testing.T, c *kafkatest.Cluster, group string) map[string]m
 		out[o.Topic][o.Partition] = o.At
 	})
 	return out
+}
+
+// groupMembers describes group's members and what each is assigned.
+func groupMembers(t *testing.T, c *kafkatest.Cluster, group string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	gs, err := kadm.NewClient(c.Client()).DescribeGroups(ctx, group)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, g := range gs {
+		fmt.Fprintf(&b, "state %s protocol %s:", g.State, g.Protocol)
+		for _, m := range g.Members {
+			fmt.Fprintf(&b, " [member %s host %s", m.MemberID, m.ClientHost)
+			if a, ok := m.Assigned.AsConsumer(); ok {
+				for _, t := range a.Topics {
+					fmt.Fprintf(&b, " %s%v", t.Topic, t.Partitions)
+				}
+			}
+			b.WriteString("]")
+		}
+	}
+	return b.String()
 }
