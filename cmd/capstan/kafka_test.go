@@ -28,7 +28,7 @@ const kafkaWait = 2 * time.Minute
 
 // kafkaAgentConfig writes the configuration of an agent whose kafka input
 // reads topic into its spool in dir.
-func kafkaAgentConfig(t *testing.T, dir, brokers, topic string, maxPoll int) string {
+func kafkaAgentConfig(t *testing.T, dir, brokers, topic string, maxPoll int, extra ...string) string {
 	t.Helper()
 	cfg := filepath.Join(dir, "capstan.yaml")
 	yaml := fmt.Sprintf(`data_dir: %s
@@ -46,9 +46,9 @@ inputs:
     session_timeout: 1s
     heartbeat_interval: 100ms
     rebalance_timeout: 5s
-outputs:
+%soutputs:
   archive: {type: file, path: %q}
-`, filepath.Join(dir, "data"), brokers, topic, maxPoll, filepath.Join(dir, "archive.log"))
+`, filepath.Join(dir, "data"), brokers, topic, maxPoll, strings.Join(extra, ""), filepath.Join(dir, "archive.log"))
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,13 @@ func TestKafkaInputExactlyOnceUnderKill(t *testing.T) {
 	c := kafkatest.Start(t, kafkatest.Options{Topics: map[string]int32{"logs": 4}})
 	prod := &kafkaProducer{t: t, cl: c.Client(kgo.RecordPartitioner(kgo.ManualPartitioner())), topic: "logs", parts: 4}
 	dir := t.TempDir()
-	cfg := kafkaAgentConfig(t, dir, c.BrokerList(), "logs", 2000)
+	// The restarted agent is the same member (static membership): it takes
+	// its partitions back at once. A new member at each start would wait for
+	// kfake to expire the killed one, which it sometimes never does (a
+	// member killed minutes before stays Stable, holding its partitions:
+	// docs/inputs-kafka.md); the two-member test below covers a member that
+	// dies and is replaced by another.
+	cfg := kafkaAgentConfig(t, dir, c.BrokerList(), "logs", 2000, "    instance_id: core-a\n")
 	dataDir := filepath.Join(dir, "data")
 	start := func() *agentProc {
 		p := startAgent(t, dir, env(), "-c", cfg)

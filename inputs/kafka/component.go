@@ -91,6 +91,9 @@ func (in *Input) options(tlsCfg *tls.Config) []kgo.Opt {
 			return min(time.Duration(tries)*100*time.Millisecond, 2*time.Second)
 		}),
 	}
+	if c.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(c.InstanceID)) // static membership (KIP-345)
+	}
 	if c.TopicsRegex != "" {
 		opts = append(opts, kgo.ConsumeTopics(c.TopicsRegex), kgo.ConsumeRegex())
 	} else {

@@ -18,6 +18,7 @@ type Config struct {
 	Topics            []string        `koanf:"topics"`
 	TopicsRegex       string          `koanf:"topics_regex"`
 	Group             string          `koanf:"group"`
+	InstanceID        string          `koanf:"instance_id"`
 	ClientID          string          `koanf:"client_id"`
 	StartAt           string          `koanf:"start_at" enum:"earliest,latest"`
 	Isolation         string          `koanf:"isolation" enum:"read_committed,read_uncommitted"`
@@ -88,6 +89,9 @@ func (c *Config) Validate() error {
 		e.Regexp("topics_regex", c.TopicsRegex)
 	}
 	e.Required("group", c.Group, "the consumer group the input joins")
+	if c.InstanceID != "" && strings.TrimSpace(c.InstanceID) != c.InstanceID {
+		e.Add("instance_id", "%q has leading or trailing spaces", c.InstanceID)
+	}
 	e.OneOf("start_at", c.StartAt, "earliest", "latest")
 	e.OneOf("isolation", c.Isolation, "read_committed", "read_uncommitted")
 	e.Range("max_poll_records", int64(c.MaxPollRecords), 1, 1_000_000)
