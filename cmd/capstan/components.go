@@ -6,11 +6,12 @@ import (
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
+	kafkain "github.com/capstan-agent/capstan/inputs/kafka"
 	"github.com/capstan-agent/capstan/inputs/socket"
 	"github.com/capstan-agent/capstan/shipper/elasticsearch"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpout"
-	"github.com/capstan-agent/capstan/shipper/kafka"
+	kafkaout "github.com/capstan-agent/capstan/shipper/kafka"
 	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
@@ -24,11 +25,12 @@ func registry(stdout io.Writer) *component.Registry {
 		Input(file.NewFactory()).
 		Input(socket.TCPFactory(), socket.UDPFactory(), socket.UnixFactory(), socket.UnixgramFactory()).
 		Input(fwdin.NewFactory()).
+		Input(kafkain.NewFactory()).
 		Output(fwdout.NewFactory()).
 		Output(lines.StdoutFactory(stdout), lines.FileFactory(), lines.TCPFactory()).
 		Output(otlp.NewFactory()).
 		Output(httpout.NewFactory()).
 		Output(elasticsearch.NewFactory()).
 		Output(loki.NewFactory()).
-		Output(kafka.NewFactory())
+		Output(kafkaout.NewFactory())
 }

@@ -34,6 +34,7 @@ inputs:
   x: {type: unix, listen: [%q]}
   g: {type: unixgram, listen: [%q]}
   w: {type: forward, listen: ["127.0.0.1:0"]}
+  k: {type: kafka, brokers: ["127.0.0.1:9"], topics: [logs]}
 outputs:
   so: {type: stdout}
   fo: {type: file, path: %q}

@@ -22,13 +22,14 @@ import (
 	"github.com/capstan-agent/capstan/component/tlsconf"
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
+	kafkain "github.com/capstan-agent/capstan/inputs/kafka"
 	"github.com/capstan-agent/capstan/inputs/socket"
 	"github.com/capstan-agent/capstan/shipper/delivery"
 	"github.com/capstan-agent/capstan/shipper/elasticsearch"
 	fwdout "github.com/capstan-agent/capstan/shipper/forward"
 	"github.com/capstan-agent/capstan/shipper/httpc"
 	"github.com/capstan-agent/capstan/shipper/httpout"
-	"github.com/capstan-agent/capstan/shipper/kafka"
+	kafkaout "github.com/capstan-agent/capstan/shipper/kafka"
 	"github.com/capstan-agent/capstan/shipper/lines"
 	"github.com/capstan-agent/capstan/shipper/loki"
 	"github.com/capstan-agent/capstan/shipper/otlp"
@@ -173,6 +174,12 @@ func TestValidateRefusesWhatRunRefuses(t *testing.T) {
 		{"streams: {dlq: {}}\ninputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", streams: [default], dead_letter: {stream: dlq}}\n", `streams.dlq: no output reads this stream`},
 		{"inputs:\n  g: {type: file, include: [\"/l/*\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", retry: {initial: 1s, max: 10ms}, batch: {max_records: 0}}\n", `outputs.o.retry.max: must be at least retry.initial (1s)`},
 		{"inputs:\n  g: {type: file, include: [\"/var/log/*.log\"]}\noutputs:\n  o: {type: tcp, address: \"a:1\", dead_letter: {path: /var/log/dead.log}}\n", `outputs.o.path: /var/log/dead.log is read again by inputs.g`},
+		{"inputs:\n  g: {type: kafka, brokers: [\"k:9092\"], topics: [logs], sasl: {mechanism: PLAIN}}\n", `inputs.g.sasl.username: missing: the SASL user name`},
+		{"inputs:\n  g: {type: kafka, brokers: [\"k:9092,k2\"], topics: [logs]}\n", `inputs.g.brokers[0]: "k2" is not host:port`},
+		{"inputs:\n  g: {type: kafka, brokers: [\"k:9092\"], topics_regex: \"(\"}\n", `inputs.g.topics_regex: `},
+		{"inputs:\n  g: {type: kafka, brokers: [\"k:9092\"], topics: [logs], topics_regex: \"x\"}\n", `inputs.g.topics_regex: give topics or topics_regex, not both`},
+		{"inputs:\n  g: {type: kafka, brokers: [\"k:9092\"], topics: [\"a b\"]}\n", `inputs.g.topics[0]: "a b" is not a Kafka topic name`},
+		{"inputs:\n  g: {type: kafka, brokers: [\"k:9092\"], topics: [logs], groop: x}\n", `inputs.g.groop: unknown key; did you mean "group"?`},
 	} {
 		yaml := "data_dir: " + dir + "\n" + tc.yaml
 		if !strings.Contains(yaml, "outputs:") {
@@ -193,6 +200,7 @@ func TestEveryTypeDecodesItsDefaults(t *testing.T) {
 	required := map[string]string{
 		"file": `include: ["/l/*"]`, "tcp": `listen: [":0"]`, "udp": `listen: [":0"]`,
 		"unix": `listen: [/tmp/x.sock]`, "unixgram": `listen: [/tmp/y.sock]`, "forward": `listen: [":0"]`,
+		"kafka": `brokers: ["k:9092"], topics: [logs]`,
 	}
 	for _, typ := range reg.Types(component.KindInput) {
 		yaml := "data_dir: /tmp/x\ninputs:\n  i: {type: " + typ + ", " + required[typ] + "}\noutputs:\n  o: {type: stdout}\n"
@@ -255,8 +263,11 @@ func docSections() map[string][]any {
 		"output bearer":             {&httpc.Bearer{}},
 		"output header":             {&httpc.AuthHeader{}},
 		"output loki":               {&loki.Config{}},
-		"output kafka":              {&kafka.Config{}},
-		"output sasl":               {&kafka.SASL{}},
+		"output kafka":              {&kafkaout.Config{}},
+		"output sasl":               {&kafkaout.SASL{}},
+		"input kafka":               {&kafkain.Config{}},
+		"input kafka tls":           {&tlsconf.Client{}},
+		"input sasl":                {&kafkain.SASL{}},
 	}
 }
 
