@@ -19,6 +19,7 @@ import (
 	"github.com/capstan-agent/capstan/agent/config"
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
 	"github.com/capstan-agent/capstan/inputs/file"
 	fwdin "github.com/capstan-agent/capstan/inputs/forward"
@@ -264,10 +265,10 @@ func docSections() map[string][]any {
 		"output header":             {&httpc.AuthHeader{}},
 		"output loki":               {&loki.Config{}},
 		"output kafka":              {&kafkaout.Config{}},
-		"output sasl":               {&kafkaout.SASL{}},
+		"output sasl":               {&kafkaconf.SASL{}},
 		"input kafka":               {&kafkain.Config{}},
 		"input kafka tls":           {&tlsconf.Client{}},
-		"input sasl":                {&kafkain.SASL{}},
+		"input sasl":                {&kafkaconf.SASL{}},
 	}
 }
 

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/sasl"
 	"go.uber.org/zap"
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 )
 
 // NewFactory makes the factory of the kafka input type.
@@ -73,7 +73,7 @@ func (in *Input) Stats() *Stats { return &in.stats }
 
 // options are the franz-go options of the input's client, without the
 // group callbacks.
-func (in *Input) options(tlsCfg *tls.Config) []kgo.Opt {
+func (in *Input) options(tlsCfg *tls.Config, auth sasl.Mechanism) []kgo.Opt {
 	c := in.cfg
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(in.brokers...),
@@ -112,15 +112,8 @@ func (in *Input) options(tlsCfg *tls.Config) []kgo.Opt {
 	if tlsCfg != nil {
 		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
 	}
-	if s := c.SASL; s != nil {
-		switch s.Mechanism {
-		case "PLAIN":
-			opts = append(opts, kgo.SASL(plain.Auth{User: s.Username, Pass: s.Password}.AsMechanism()))
-		case "SCRAM-SHA-256":
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: s.Password}.AsSha256Mechanism()))
-		case "SCRAM-SHA-512":
-			opts = append(opts, kgo.SASL(scram.Auth{User: s.Username, Pass: s.Password}.AsSha512Mechanism()))
-		}
+	if auth != nil {
+		opts = append(opts, kgo.SASL(auth))
 	}
 	return opts
 }
@@ -132,20 +125,24 @@ func (in *Input) options(tlsCfg *tls.Config) []kgo.Opt {
 func (in *Input) Run(ctx context.Context, host component.InputHost) error {
 	var tlsCfg *tls.Config
 	if in.cfg.TLS != nil {
-		host0, _, _ := net.SplitHostPort(in.brokers[0])
-		tc, err := in.cfg.TLS.Config(host0)
+		tc, err := kafkaconf.DialTLS(in.cfg.TLS, in.brokers)
 		if err != nil {
 			var e conf.Errors
 			e.Add("tls", "%v", err)
 			return e
 		}
-		if in.cfg.TLS.ServerName == "" {
-			tc.ServerName = "" // franz-go sets each broker's host name as it dials
-		}
 		tlsCfg = tc
 	}
+	var auth sasl.Mechanism
+	if in.cfg.SASL != nil {
+		m, err := in.cfg.SASL.Auth()
+		if err != nil {
+			return fmt.Errorf("%s.%w", in.set.ID.Path(), err)
+		}
+		auth = m
+	}
 	c := newConsumer(in, host)
-	opts := append(in.options(tlsCfg),
+	opts := append(in.options(tlsCfg, auth),
 		kgo.WithHooks(c.health),
 		kgo.WithLogger(newKgoLogger(in.set.Logger)),
 		kgo.OnPartitionsAssigned(c.assigned),

@@ -2,12 +2,11 @@ package kafka
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
 )
 
@@ -31,14 +30,7 @@ type Config struct {
 	RebalanceTimeout  time.Duration   `koanf:"rebalance_timeout"`
 	MetadataMaxAge    time.Duration   `koanf:"metadata_max_age"`
 	TLS               *tlsconf.Client `koanf:"tls"`
-	SASL              *SASL           `koanf:"sasl"`
-}
-
-// SASL is the sasl section: PLAIN or SCRAM credentials.
-type SASL struct {
-	Mechanism string `koanf:"mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"`
-	Username  string `koanf:"username"`
-	Password  string `koanf:"password"`
+	SASL              *kafkaconf.SASL `koanf:"sasl"`
 }
 
 // The defaults of the YAML keys.
@@ -65,14 +57,7 @@ func (c *Config) SetDefaults() {
 // Validate checks every key; paths are relative to the input's section.
 func (c *Config) Validate() error {
 	var e conf.Errors
-	if len(c.Brokers) == 0 {
-		e.Add("brokers", "missing: give at least one host:port of the cluster")
-	}
-	for i, b := range c.Brokers {
-		if _, err := SplitBrokers(b); err != nil {
-			e.Add(conf.Index("brokers", i), "%v", err)
-		}
-	}
+	kafkaconf.CheckBrokers(&e, c.Brokers)
 	switch {
 	case len(c.Topics) == 0 && c.TopicsRegex == "":
 		e.Add("topics", "missing: give topics, or topics_regex")
@@ -110,54 +95,13 @@ func (c *Config) Validate() error {
 		e.Merge("tls", c.TLS.Validate())
 	}
 	if c.SASL != nil {
-		e.Merge("sasl", c.SASL.validate())
+		e.Merge("sasl", c.SASL.Validate())
 	}
 	return e.Err()
-}
-
-func (s *SASL) validate() error {
-	var e conf.Errors
-	if s.Mechanism == "" {
-		e.Add("mechanism", "missing: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	} else {
-		e.OneOf("mechanism", s.Mechanism, "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-	}
-	e.Required("username", s.Username, "the SASL user name")
-	e.Required("password", s.Password, "the SASL password (write ${VAR} to take it from the environment)")
-	return e.Err()
-}
-
-// SplitBrokers parses one entry of brokers: host:port, or several joined
-// with commas (Kafka's bootstrap.servers form). It refuses an empty entry,
-// a missing or bad port, and a host with spaces or slashes (a URL).
-func SplitBrokers(s string) ([]string, error) {
-	var out []string
-	for b := range strings.SplitSeq(s, ",") {
-		b = strings.TrimSpace(b)
-		host, port, err := net.SplitHostPort(b)
-		if err != nil || host == "" {
-			return nil, fmt.Errorf("%q is not host:port (write e.g. kafka-1:9092)", b)
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("%q: port %q is not a port number (1 to 65535)", b, port)
-		}
-		if strings.ContainsAny(host, " /\t") {
-			return nil, fmt.Errorf("%q: %q is not a host name or address", b, host)
-		}
-		out = append(out, b)
-	}
-	return out, nil
 }
 
 // brokers is every broker of every entry (after Validate).
-func (c *Config) brokers() []string {
-	var out []string
-	for _, b := range c.Brokers {
-		bs, _ := SplitBrokers(b)
-		out = append(out, bs...)
-	}
-	return out
-}
+func (c *Config) brokers() []string { return kafkaconf.Brokers(c.Brokers) }
 
 // checkTopic applies Kafka's rule for topic names: 1 to 249 of [a-zA-Z0-9._-],
 // not "." or "..".

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 )
 
 func validConfig() *Config {
@@ -25,7 +26,7 @@ func TestConfigValidate(t *testing.T) {
 		{"defaults", func(*Config) {}, ""},
 		{"comma-joined brokers", func(c *Config) { c.Brokers = []string{"a:1, b:2", "[::1]:9092"} }, ""},
 		{"regex", func(c *Config) { c.Topics, c.TopicsRegex = nil, "^app-" }, ""},
-		{"sasl", func(c *Config) { c.SASL = &SASL{"SCRAM-SHA-256", "u", "p"} }, ""},
+		{"sasl", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: "SCRAM-SHA-256", Username: "u", Password: "p"} }, ""},
 		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers"},
 		{"broker without port", func(c *Config) { c.Brokers = []string{"k1:9092", "k2"} }, "brokers[1]"},
 		{"broker URL", func(c *Config) { c.Brokers = []string{"kafka://k1:9092"} }, "brokers[0]"},
@@ -44,10 +45,10 @@ func TestConfigValidate(t *testing.T) {
 		{"max_record_bytes", func(c *Config) { c.MaxRecordBytes = 0 }, "max_record_bytes"},
 		{"heartbeat past session", func(c *Config) { c.HeartbeatInterval = time.Minute }, "heartbeat_interval"},
 		{"metadata_max_age", func(c *Config) { c.MetadataMaxAge = time.Millisecond }, "metadata_max_age"},
-		{"sasl without mechanism", func(c *Config) { c.SASL = &SASL{Username: "u", Password: "p"} }, "sasl.mechanism"},
-		{"sasl without user", func(c *Config) { c.SASL = &SASL{Mechanism: "PLAIN", Password: "p"} }, "sasl.username"},
-		{"sasl without password", func(c *Config) { c.SASL = &SASL{Mechanism: "PLAIN", Username: "u"} }, "sasl.password"},
-		{"sasl mechanism", func(c *Config) { c.SASL = &SASL{"GSSAPI", "u", "p"} }, "sasl.mechanism"},
+		{"sasl without mechanism", func(c *Config) { c.SASL = &kafkaconf.SASL{Username: "u", Password: "p"} }, "sasl.mechanism"},
+		{"sasl without user", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: "PLAIN", Password: "p"} }, "sasl.username"},
+		{"sasl without password", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: "PLAIN", Username: "u"} }, "sasl.password"},
+		{"sasl mechanism", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: "GSSAPI", Username: "u", Password: "p"} }, "sasl.mechanism"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := validConfig()
@@ -73,59 +74,4 @@ func TestConfigValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestSplitBrokers(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want []string
-		err  string
-	}{
-		{"a:1", []string{"a:1"}, ""},
-		{"a:1,b:2", []string{"a:1", "b:2"}, ""},
-		{" a:1 , [::1]:2 ", []string{"a:1", "[::1]:2"}, ""},
-		{"a", nil, `"a" is not host:port`},
-		{":9092", nil, `":9092" is not host:port`},
-		{"a:1,,b:2", nil, `"" is not host:port`},
-		{"a:x", nil, `port "x" is not a port number`},
-		{"a:65536", nil, `port "65536"`},
-		{"a b:1", nil, `"a b" is not a host name`},
-	} {
-		got, err := SplitBrokers(tc.in)
-		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) {
-				t.Errorf("%q: error %v, want %q", tc.in, err, tc.err)
-			}
-			continue
-		}
-		if err != nil || strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("%q: %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
-// FuzzSplitBrokers: no input panics; what is accepted is host:port entries
-// that parse again to themselves, and every error is one line.
-func FuzzSplitBrokers(f *testing.F) {
-	for _, s := range []string{"a:1", "a:1,b:2", "[::1]:9092", "a", ",", "a:1,", "kafka://a:1", "a:99999", " a:1 "} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		bs, err := SplitBrokers(s)
-		if err != nil {
-			if strings.Contains(err.Error(), "\n") {
-				t.Errorf("a multi-line error: %q", err)
-			}
-			return
-		}
-		if len(bs) == 0 {
-			t.Fatalf("%q accepted with no brokers", s)
-		}
-		for _, b := range bs {
-			again, err := SplitBrokers(b)
-			if err != nil || len(again) != 1 || again[0] != b {
-				t.Errorf("%q: entry %q does not parse again to itself: %q, %v", s, b, again, err)
-			}
-		}
-	})
 }

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,13 +236,13 @@ func TestSASL(t *testing.T) {
 			c.Produce("logs", &kgo.Record{Value: []byte(body(0))})
 			sp, st := openSpool(t, t.TempDir(), 1)
 			cfg := testConfig(c, "logs")
-			cfg.SASL = &SASL{Mechanism: mech, Username: "capstan", Password: "s3cret"}
+			cfg.SASL = &kafkaconf.SASL{Mechanism: mech, Username: "capstan", Password: "s3cret"}
 			m := startMember(t, cfg, sp, st)
 			waitCount(t, 1, "the record, authenticated", st)
 			m.stop()
 
 			sp2, st2 := openSpool(t, t.TempDir(), 1)
-			cfg.SASL = &SASL{Mechanism: mech, Username: "capstan", Password: "wrong"}
+			cfg.SASL = &kafkaconf.SASL{Mechanism: mech, Username: "capstan", Password: "wrong"}
 			bad := startMember(t, cfg, sp2, st2)
 			waitState(t, bad.host, component.Degraded, "a refused login")
 			bad.stop()

@@ -4,20 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 	"go.uber.org/zap"
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"github.com/capstan-agent/capstan/shipper/delivery"
 	"github.com/capstan-agent/capstan/spool"
 )
@@ -99,7 +95,7 @@ func (c *client) explain(err error) error {
 func (c *client) open() error {
 	cfg := c.cfg
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.SeedBrokers(kafkaconf.Brokers(cfg.Brokers)...),
 		kgo.ClientID(cfg.ClientID),
 		kgo.DialTimeout(cfg.ConnectTimeout),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
@@ -122,19 +118,14 @@ func (c *client) open() error {
 		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
 	}
 	if cfg.TLS != nil {
-		host, _, _ := net.SplitHostPort(cfg.Brokers[0])
-		tc, err := cfg.TLS.Config(host)
+		tc, err := kafkaconf.DialTLS(cfg.TLS, kafkaconf.Brokers(cfg.Brokers))
 		if err != nil {
 			return err
-		}
-		if cfg.TLS.ServerName == "" {
-			// Each broker is verified under its own name.
-			tc.ServerName = ""
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
 	if cfg.SASL != nil {
-		m, err := mechanism(cfg.SASL)
+		m, err := cfg.SASL.Auth()
 		if err != nil {
 			return err
 		}
@@ -142,27 +133,6 @@ func (c *client) open() error {
 	}
 	c.opts = opts
 	return nil
-}
-
-// mechanism makes the SASL mechanism, reading the password file.
-func mechanism(s *SASL) (sasl.Mechanism, error) {
-	pass := s.Password
-	if s.PasswordFile != "" {
-		b, err := os.ReadFile(s.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("sasl.password_file: %w", err)
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
-	}
-	switch s.Mechanism {
-	case MechanismPlain:
-		return plain.Auth{User: s.Username, Pass: pass}.AsMechanism(), nil
-	case MechanismScramSHA256:
-		return scram.Auth{User: s.Username, Pass: pass}.AsSha256Mechanism(), nil
-	case MechanismScramSHA512:
-		return scram.Auth{User: s.Username, Pass: pass}.AsSha512Mechanism(), nil
-	}
-	return nil, fmt.Errorf("sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", s.Mechanism)
 }
 
 // sender produces requests with one idempotent client shared by every

@@ -1,13 +1,11 @@
 package kafka
 
 import (
-	"fmt"
-	"net"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
 	"github.com/capstan-agent/capstan/shipper/delivery"
 )
@@ -25,13 +23,6 @@ const (
 	CompressionSnappy = "snappy"
 	CompressionLZ4    = "lz4"
 	CompressionZstd   = "zstd"
-)
-
-// SASL mechanisms.
-const (
-	MechanismPlain       = "PLAIN"
-	MechanismScramSHA256 = "SCRAM-SHA-256"
-	MechanismScramSHA512 = "SCRAM-SHA-512"
 )
 
 // Config is the kafka output's YAML: the keys under outputs.NAME with
@@ -58,7 +49,7 @@ type Config struct {
 	MaxMessageBytes conf.Size       `koanf:"max_message_bytes"`
 	ClientID        string          `koanf:"client_id"`
 	TLS             *tlsconf.Client `koanf:"tls"`
-	SASL            *SASL           `koanf:"sasl"`
+	SASL            *kafkaconf.SASL `koanf:"sasl"`
 	// Timeout bounds one request, from producing it to its acknowledgement.
 	Timeout        time.Duration `koanf:"timeout"`
 	ConnectTimeout time.Duration `koanf:"connect_timeout"`
@@ -66,14 +57,6 @@ type Config struct {
 	// partition of the spool has at most one).
 	Concurrency     int `koanf:"concurrency"`
 	delivery.Config `koanf:",squash"`
-}
-
-// SASL is the sasl section: a mechanism and its credentials.
-type SASL struct {
-	Mechanism    string `koanf:"mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"`
-	Username     string `koanf:"username"`
-	Password     string `koanf:"password"`
-	PasswordFile string `koanf:"password_file"`
 }
 
 // SetDefaults sets the defaults (after the engine's).
@@ -88,14 +71,7 @@ func (c *Config) SetDefaults() {
 // Validate checks every key.
 func (c *Config) Validate() error {
 	var e conf.Errors
-	if len(c.Brokers) == 0 {
-		e.Add("brokers", "missing: the seed brokers, host:port (e.g. [kafka-0:9092])")
-	}
-	for i, b := range c.Brokers {
-		if err := checkBroker(b); err != nil {
-			e.Add(conf.Index("brokers", i), "%q: %v", b, err)
-		}
-	}
+	kafkaconf.CheckBrokers(&e, c.Brokers)
 	if e.Required("topic", c.Topic, "the topic to write to, e.g. logs or logs-${k8s.namespace.name}") {
 		if _, err := parseTopic(c.Topic); err != nil {
 			e.Add("topic", "%q: %v", c.Topic, err)
@@ -129,37 +105,4 @@ func (c *Config) Validate() error {
 	e.Range("concurrency", int64(c.Concurrency), 1, 256)
 	e.Merge("", c.Config.Validate())
 	return e.Err()
-}
-
-// Validate checks the sasl section: a known mechanism and both credentials.
-func (s *SASL) Validate() error {
-	var e conf.Errors
-	if e.Required("mechanism", s.Mechanism, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512") {
-		e.OneOf("mechanism", s.Mechanism, MechanismPlain, MechanismScramSHA256, MechanismScramSHA512)
-	}
-	e.Required("username", s.Username, "the SASL user name")
-	switch {
-	case s.Password != "" && s.PasswordFile != "":
-		e.Add("password", "give password or password_file, not both")
-	case s.PasswordFile != "":
-		e.Readable("password_file", s.PasswordFile)
-	case s.Password == "":
-		e.Add("password", "missing: the SASL password (or password_file)")
-	}
-	return e.Err()
-}
-
-// checkBroker requires host:port with a host and a port number.
-func checkBroker(b string) error {
-	host, port, err := net.SplitHostPort(b)
-	if err != nil {
-		return fmt.Errorf("not host:port (write e.g. kafka-0:9092)")
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("port %q is not a port number (1 to 65535)", port)
-	}
-	if host == "" || strings.ContainsAny(host, " /") {
-		return fmt.Errorf("give the broker's host name or address (e.g. kafka-0:9092)")
-	}
-	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/capstan-agent/capstan/component/conf"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
 )
 
@@ -23,10 +24,10 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults with brokers and a topic", func(c *Config) {}, ""},
 		{"no brokers", func(c *Config) { c.Brokers = nil }, "brokers: missing"},
-		{"broker without port", func(c *Config) { c.Brokers = []string{"kafka-0"} }, `brokers[0]: "kafka-0": not host:port`},
+		{"broker without port", func(c *Config) { c.Brokers = []string{"kafka-0"} }, `brokers[0]: "kafka-0" is not host:port`},
 		{"broker port word", func(c *Config) { c.Brokers = []string{"k:x"} }, `brokers[0]: "k:x": port "x" is not a port number`},
 		{"broker port range", func(c *Config) { c.Brokers = []string{"k:0"} }, `port "0" is not a port number`},
-		{"broker without host", func(c *Config) { c.Brokers = []string{":9092"} }, `brokers[0]: ":9092": give the broker's host`},
+		{"broker without host", func(c *Config) { c.Brokers = []string{":9092"} }, `brokers[0]: ":9092" is not host:port`},
 		{"ipv6 broker", func(c *Config) { c.Brokers = []string{"[::1]:9092"} }, ""},
 		{"no topic", func(c *Config) { c.Topic = "" }, "topic: missing"},
 		{"topic template", func(c *Config) { c.Topic = "logs-${k8s.namespace.name}" }, ""},
@@ -41,16 +42,18 @@ func TestConfigValidate(t *testing.T) {
 		{"transaction timeout", func(c *Config) { c.ExactlyOnce, c.TransactionTimeout = true, time.Hour }, "transaction_timeout: 1h: must be between 1s and 15m"},
 		{"transaction timeout unused", func(c *Config) { c.TransactionTimeout = time.Hour }, ""},
 		{"max message bytes", func(c *Config) { c.MaxMessageBytes = 10 }, "max_message_bytes: must be between"},
-		{"sasl without credentials", func(c *Config) { c.SASL = &SASL{Mechanism: MechanismScramSHA256} }, "sasl.password: missing"},
-		{"sasl without user", func(c *Config) { c.SASL = &SASL{Mechanism: MechanismPlain, Password: "p"} }, "sasl.username: missing"},
-		{"sasl mechanism", func(c *Config) { c.SASL = &SASL{Mechanism: "GSSAPI", Username: "u", Password: "p"} }, `sasl.mechanism: "GSSAPI" is not one of PLAIN`},
+		{"sasl without credentials", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: kafkaconf.ScramSHA256} }, "sasl.password: missing"},
+		{"sasl without user", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: kafkaconf.Plain, Password: "p"} }, "sasl.username: missing"},
+		{"sasl mechanism", func(c *Config) { c.SASL = &kafkaconf.SASL{Mechanism: "GSSAPI", Username: "u", Password: "p"} }, `sasl.mechanism: "GSSAPI" is not one of PLAIN`},
 		{"sasl both passwords", func(c *Config) {
-			c.SASL = &SASL{Mechanism: MechanismPlain, Username: "u", Password: "p", PasswordFile: secret}
+			c.SASL = &kafkaconf.SASL{Mechanism: kafkaconf.Plain, Username: "u", Password: "p", PasswordFile: secret}
 		}, "sasl.password: give password or password_file, not both"},
 		{"sasl password file missing", func(c *Config) {
-			c.SASL = &SASL{Mechanism: MechanismPlain, Username: "u", PasswordFile: missing}
+			c.SASL = &kafkaconf.SASL{Mechanism: kafkaconf.Plain, Username: "u", PasswordFile: missing}
 		}, "sasl.password_file: cannot read " + missing},
-		{"sasl password file", func(c *Config) { c.SASL = &SASL{Mechanism: MechanismScramSHA512, Username: "u", PasswordFile: secret} }, ""},
+		{"sasl password file", func(c *Config) {
+			c.SASL = &kafkaconf.SASL{Mechanism: kafkaconf.ScramSHA512, Username: "u", PasswordFile: secret}
+		}, ""},
 		{"tls files missing", func(c *Config) { c.TLS = &tlsconf.Client{CAFile: missing, MinVersion: "1.2"} }, "tls.ca_file: cannot read " + missing},
 		{"concurrency", func(c *Config) { c.Concurrency = 0 }, "concurrency: must be between 1 and 256, got 0"},
 		{"engine keys", func(c *Config) { c.Batch.MaxRecords = 0 }, "batch.max_records: must be between"},
@@ -72,20 +75,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestMechanismReadsPasswordFile(t *testing.T) {
-	secret := filepath.Join(t.TempDir(), "secret")
-	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
-	for _, m := range []string{MechanismPlain, MechanismScramSHA256, MechanismScramSHA512} {
-		got, err := mechanism(&SASL{Mechanism: m, Username: "u", PasswordFile: secret})
-		if err != nil || got.Name() != m {
-			t.Errorf("%s: %v, %v", m, got, err)
-		}
-	}
-	if _, err := mechanism(&SASL{Mechanism: MechanismPlain, Username: "u", PasswordFile: secret + ".gone"}); err == nil || !strings.Contains(err.Error(), "sasl.password_file") {
-		t.Errorf("a missing password file: %v", err)
-	}
-}
-
 // TestOpenReadsSecrets: what validation checked is read again when the
 // output starts; a file gone since fails the start with its key.
 func TestOpenReadsSecrets(t *testing.T) {
@@ -96,7 +85,7 @@ func TestOpenReadsSecrets(t *testing.T) {
 		want string
 	}{
 		{"password file gone", func(c *Config) {
-			c.SASL = &SASL{Mechanism: MechanismPlain, Username: "u", PasswordFile: secret}
+			c.SASL = &kafkaconf.SASL{Mechanism: kafkaconf.Plain, Username: "u", PasswordFile: secret}
 		}, "sasl.password_file"},
 		{"ca file gone", func(c *Config) { c.TLS = &tlsconf.Client{CAFile: secret, MinVersion: "1.2"} }, "tls.ca_file"},
 	} {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"github.com/capstan-agent/capstan/component/kafkaconf"
 	"strings"
 	"testing"
 	"time"
@@ -56,12 +57,12 @@ func TestSASL(t *testing.T) {
 		SASL: []kafkatest.SASLUser{{Mechanism: "SCRAM-SHA-512", User: "edge", Password: "s3cret"}, {Mechanism: "PLAIN", User: "plain", Password: "pw"}}})
 	for _, tc := range []struct {
 		name string
-		sasl SASL
+		sasl kafkaconf.SASL
 		ok   bool
 	}{
-		{"scram", SASL{Mechanism: MechanismScramSHA512, Username: "edge", Password: "s3cret"}, true},
-		{"plain", SASL{Mechanism: MechanismPlain, Username: "plain", Password: "pw"}, true},
-		{"wrong password", SASL{Mechanism: MechanismScramSHA512, Username: "edge", Password: "nope"}, false},
+		{"scram", kafkaconf.SASL{Mechanism: kafkaconf.ScramSHA512, Username: "edge", Password: "s3cret"}, true},
+		{"plain", kafkaconf.SASL{Mechanism: kafkaconf.Plain, Username: "plain", Password: "pw"}, true},
+		{"wrong password", kafkaconf.SASL{Mechanism: kafkaconf.ScramSHA512, Username: "edge", Password: "nope"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, 1)
