@@ -93,6 +93,13 @@ type Defaulter interface{ SetDefaults() }
 // fills them.
 func ApplyDefaults(p any) { applyDefaults(reflect.ValueOf(p).Elem()) }
 
+// Defaults is a new T with its defaults applied: a factory's NewConfig.
+func Defaults[T any]() *T {
+	c := new(T)
+	ApplyDefaults(c)
+	return c
+}
+
 func applyDefaults(v reflect.Value) {
 	if v.Kind() != reflect.Struct {
 		return

@@ -70,11 +70,7 @@ func (c *InputConfig) Listeners() []component.Listener {
 
 // NewFactory makes the factory of the forward input type.
 func NewFactory() component.InputFactory {
-	return component.NewInputFactory("forward", func() *InputConfig {
-		c := &InputConfig{}
-		conf.ApplyDefaults(c)
-		return c
-	}, newComponent)
+	return component.NewInputFactory("forward", conf.Defaults[InputConfig], newComponent)
 }
 
 // forwardInput is the input as the agent runs it: one listener per address,

@@ -20,11 +20,7 @@ import (
 
 // NewFactory makes the factory of the kafka input type.
 func NewFactory() component.InputFactory {
-	return component.NewInputFactory("kafka", func() *Config {
-		c := &Config{}
-		conf.ApplyDefaults(c)
-		return c
-	}, newInput)
+	return component.NewInputFactory("kafka", conf.Defaults[Config], newInput)
 }
 
 // Input is the kafka input as the agent runs it: it makes its client and

@@ -34,11 +34,7 @@ const maxIDBytes = 512
 
 // NewFactory makes the factory of the elasticsearch output type.
 func NewFactory() component.OutputFactory {
-	return component.NewOutputFactory("elasticsearch", func() *Config {
-		c := &Config{}
-		conf.ApplyDefaults(c)
-		return c
-	}, func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
+	return component.NewOutputFactory("elasticsearch", conf.Defaults[Config], func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
 }
 
 // New makes an elasticsearch output: the delivery engine with the bulk

@@ -71,11 +71,7 @@ func (c *OutputConfig) Validate() error {
 
 // NewFactory makes the factory of the forward output type.
 func NewFactory() component.OutputFactory {
-	return component.NewOutputFactory("forward", func() *OutputConfig {
-		c := &OutputConfig{}
-		conf.ApplyDefaults(c)
-		return c
-	}, newComponent)
+	return component.NewOutputFactory("forward", conf.Defaults[OutputConfig], newComponent)
 }
 
 // forwardOutput is the output as the agent runs it: it registers its

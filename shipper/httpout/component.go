@@ -26,11 +26,7 @@ const answerLimit = 4 << 10
 
 // NewFactory makes the factory of the http output type.
 func NewFactory() component.OutputFactory {
-	return component.NewOutputFactory("http", func() *Config {
-		c := &Config{}
-		conf.ApplyDefaults(c)
-		return c
-	}, func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
+	return component.NewOutputFactory("http", conf.Defaults[Config], func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
 }
 
 // New makes an http output: the delivery engine with its encoder and

@@ -20,11 +20,7 @@ import (
 
 // NewFactory makes the factory of the kafka output type.
 func NewFactory() component.OutputFactory {
-	return component.NewOutputFactory("kafka", func() *Config {
-		c := &Config{}
-		conf.ApplyDefaults(c)
-		return c
-	}, func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
+	return component.NewOutputFactory("kafka", conf.Defaults[Config], func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
 }
 
 // New makes a kafka output: the delivery engine with the Kafka encoder and

@@ -24,11 +24,7 @@ const answerLimit = 4 << 10
 
 // NewFactory makes the factory of the loki output type.
 func NewFactory() component.OutputFactory {
-	return component.NewOutputFactory("loki", func() *Config {
-		c := &Config{}
-		conf.ApplyDefaults(c)
-		return c
-	}, func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
+	return component.NewOutputFactory("loki", conf.Defaults[Config], func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
 }
 
 // New makes a loki output: the delivery engine with the Loki encoder and

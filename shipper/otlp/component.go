@@ -31,11 +31,7 @@ const userAgent = "capstan"
 
 // NewFactory makes the factory of the otlp output type.
 func NewFactory() component.OutputFactory {
-	return component.NewOutputFactory("otlp", func() *Config {
-		c := &Config{}
-		conf.ApplyDefaults(c)
-		return c
-	}, func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
+	return component.NewOutputFactory("otlp", conf.Defaults[Config], func(set component.Settings, c *Config) (component.Output, error) { return New(set, c) })
 }
 
 // New makes an otlp output: the delivery engine with the OTLP encoder and
