@@ -33,26 +33,8 @@ func TestEdgeToCoreExactlyOnceUnderKill(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "logs", "app.log")
 	os.MkdirAll(filepath.Dir(logFile), 0o755)
-	port := freeTestPort(t)
-	coreData, edgeData := filepath.Join(dir, "core"), filepath.Join(dir, "edge")
-	coreCfg := filepath.Join(dir, "core.yaml")
-	os.WriteFile(coreCfg, []byte(fmt.Sprintf(`data_dir: %s
-log: {format: json}
-http: {address: "127.0.0.1:0"}
-inputs:
-  edges: {type: forward, listen: ["127.0.0.1:%d"]}
-outputs:
-  archive: {type: file, path: %q}
-`, coreData, port, filepath.Join(dir, "archive.log"))), 0o644)
-	edgeCfg := filepath.Join(dir, "edge.yaml")
-	os.WriteFile(edgeCfg, []byte(fmt.Sprintf(`data_dir: %s
-log: {format: json}
-http: {address: "127.0.0.1:0"}
-inputs:
-  app: {type: file, include: [%q], start_at: beginning, poll_interval: 50ms}
-outputs:
-  core: {type: forward, endpoints: ["127.0.0.1:%d"], backoff: {initial: 20ms, max: 200ms}}
-`, edgeData, logFile, port)), 0o644)
+	ec := newEdgeCore(t, dir, logFile, "50ms", fmt.Sprintf("  archive: {type: file, path: %q}\n", filepath.Join(dir, "archive.log")))
+	coreData := ec.coreData
 
 	written := 0
 	appendLines := func(n int) {
@@ -74,12 +56,7 @@ outputs:
 	}
 	appendLines(lines / 2)
 
-	start := func(cfg string) *agentProc {
-		p := startAgent(t, dir, env(), "-c", cfg)
-		p.waitLog("agent started")
-		return p
-	}
-	core, edge := start(coreCfg), start(edgeCfg)
+	core, edge := ec.startCore(), ec.startEdge()
 	perRound := (lines - written) / rounds
 	for round := 0; round < rounds; round++ {
 		if round == rounds-1 {
@@ -89,24 +66,21 @@ outputs:
 		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
 		switch round % 4 {
 		case 0: // the edge
-			edge.cmd.Process.Kill()
-			edge.wait()
-			edge = start(edgeCfg)
+			kill(edge)
+			edge = ec.startEdge()
 		case 1: // the core
-			core.cmd.Process.Kill()
-			core.wait()
-			core = start(coreCfg)
+			kill(core)
+			core = ec.startCore()
 		case 2: // both
 			edge.cmd.Process.Kill()
 			core.cmd.Process.Kill()
 			edge.wait()
 			core.wait()
-			core, edge = start(coreCfg), start(edgeCfg)
+			core, edge = ec.startCore(), ec.startEdge()
 		case 3: // the core, down for a while: the edge spools and retries
-			core.cmd.Process.Kill()
-			core.wait()
+			kill(core)
 			time.Sleep(time.Duration(200+rand.IntN(800)) * time.Millisecond)
-			core = start(coreCfg)
+			core = ec.startCore()
 		}
 	}
 	// Wait for the core to hold as many records as lines were written,
@@ -128,14 +102,7 @@ outputs:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	edge.signal(syscall.SIGTERM)
-	core.signal(syscall.SIGTERM)
-	if c := edge.wait(); c != 0 {
-		t.Errorf("edge exit %d", c)
-	}
-	if c := core.wait(); c != 0 {
-		t.Errorf("core exit %d", c)
-	}
+	stopEdgeCore(t, edge, core)
 
 	seen := make([]int, written)
 	info, err := spool.Inspect(coreData)

@@ -33,31 +33,14 @@ func TestElasticsearchExactlyOnceUnderKill(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "logs", "app.log")
 	os.MkdirAll(filepath.Dir(logFile), 0o755)
-	port := freeTestPort(t)
-	coreCfg := filepath.Join(dir, "core.yaml")
-	os.WriteFile(coreCfg, []byte(fmt.Sprintf(`data_dir: %s
-log: {format: json}
-http: {address: "127.0.0.1:0"}
-inputs:
-  edges: {type: forward, listen: ["127.0.0.1:%d"]}
-outputs:
-  es:
+	ec := newEdgeCore(t, dir, logFile, "50ms", fmt.Sprintf(`  es:
     type: elasticsearch
     endpoints: [%q]
     index: %s
     concurrency: 4
     batch: {max_records: 2000}
     retry: {initial: 20ms, max: 200ms}
-`, filepath.Join(dir, "core"), port, es.URL, index)), 0o644)
-	edgeCfg := filepath.Join(dir, "edge.yaml")
-	os.WriteFile(edgeCfg, []byte(fmt.Sprintf(`data_dir: %s
-log: {format: json}
-http: {address: "127.0.0.1:0"}
-inputs:
-  app: {type: file, include: [%q], start_at: beginning, poll_interval: 50ms}
-outputs:
-  core: {type: forward, endpoints: ["127.0.0.1:%d"], backoff: {initial: 20ms, max: 200ms}}
-`, filepath.Join(dir, "edge"), logFile, port)), 0o644)
+`, es.URL, index))
 
 	written := 0
 	appendLines := func(n int) {
@@ -78,12 +61,7 @@ outputs:
 		written += n
 	}
 	appendLines(lines / 2)
-	start := func(cfg string) *agentProc {
-		p := startAgent(t, dir, env(), "-c", cfg)
-		p.waitLog("agent started")
-		return p
-	}
-	core, edge := start(coreCfg), start(edgeCfg)
+	core, edge := ec.startCore(), ec.startEdge()
 	perRound := (lines - written) / rounds
 	kills := map[string]int{}
 	for round := range rounds {
@@ -94,21 +72,19 @@ outputs:
 		time.Sleep(time.Duration(50+rand.IntN(400)) * time.Millisecond)
 		switch rand.IntN(3) {
 		case 0:
-			edge.cmd.Process.Kill()
-			edge.wait()
-			edge = start(edgeCfg)
+			kill(edge)
+			edge = ec.startEdge()
 			kills["edge"]++
 		case 1:
-			core.cmd.Process.Kill()
-			core.wait()
-			core = start(coreCfg)
+			kill(core)
+			core = ec.startCore()
 			kills["core"]++
 		default:
 			edge.cmd.Process.Kill()
 			core.cmd.Process.Kill()
 			edge.wait()
 			core.wait()
-			core, edge = start(coreCfg), start(edgeCfg)
+			core, edge = ec.startCore(), ec.startEdge()
 			kills["both"]++
 		}
 	}
@@ -119,14 +95,7 @@ outputs:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	edge.signal(syscall.SIGTERM)
-	core.signal(syscall.SIGTERM)
-	if c := edge.wait(); c != 0 {
-		t.Errorf("edge exit %d", c)
-	}
-	if c := core.wait(); c != 0 {
-		t.Errorf("core exit %d", c)
-	}
+	stopEdgeCore(t, edge, core)
 	seen := make([]int, written)
 	for _, d := range es.Documents(index) {
 		var doc struct {

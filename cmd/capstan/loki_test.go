@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,32 +36,14 @@ func TestLokiEdgeCoreKill(t *testing.T) {
 	dir := t.TempDir()
 	logDir := filepath.Join(dir, "logs")
 	os.MkdirAll(logDir, 0o755)
-	port := freeTestPort(t)
-	coreData, edgeData := filepath.Join(dir, "core"), filepath.Join(dir, "edge")
-	coreCfg := filepath.Join(dir, "core.yaml")
-	os.WriteFile(coreCfg, []byte(fmt.Sprintf(`data_dir: %s
-log: {format: json}
-http: {address: "127.0.0.1:0"}
-inputs:
-  edges: {type: forward, listen: ["127.0.0.1:%d"]}
-outputs:
-  loki:
+	ec := newEdgeCore(t, dir, filepath.Join(logDir, "*.log"), "20ms", fmt.Sprintf(`  loki:
     type: loki
     endpoint: %s
     labels: {job: input, filename: log.file.path}
     concurrency: 4
     batch: {max_records: 500}
     retry: {initial: 20ms, max: 200ms}
-`, coreData, port, fake.URL)), 0o644)
-	edgeCfg := filepath.Join(dir, "edge.yaml")
-	os.WriteFile(edgeCfg, []byte(fmt.Sprintf(`data_dir: %s
-log: {format: json}
-http: {address: "127.0.0.1:0"}
-inputs:
-  app: {type: file, include: [%q], start_at: beginning, poll_interval: 20ms}
-outputs:
-  core: {type: forward, endpoints: ["127.0.0.1:%d"], backoff: {initial: 20ms, max: 200ms}}
-`, edgeData, filepath.Join(logDir, "*.log"), port)), 0o644)
+`, fake.URL))
 
 	path := func(f int) string { return filepath.Join(logDir, fmt.Sprintf("f%d.log", f)) }
 	lineOf := func(i int) string { return fmt.Sprintf("line %07d %s", i, strings.Repeat("x", 186)) } // 200 bytes
@@ -93,16 +74,7 @@ outputs:
 		}
 	}
 	appendLines(lines / 3)
-	start := func(cfg string) *agentProc {
-		p := startAgent(t, dir, env(), "-c", cfg)
-		p.waitLog("agent started")
-		return p
-	}
-	core, edge := start(coreCfg), start(edgeCfg)
-	kill := func(p *agentProc) {
-		p.cmd.Process.Kill()
-		p.wait()
-	}
+	core, edge := ec.startCore(), ec.startEdge()
 	per := (lines - written) / (2 * rounds)
 	for round := range rounds {
 		appendLines(min(per, lines-written))
@@ -110,18 +82,18 @@ outputs:
 		switch round % 4 {
 		case 0:
 			kill(edge)
-			edge = start(edgeCfg)
+			edge = ec.startEdge()
 		case 1:
 			kill(core)
-			core = start(coreCfg)
+			core = ec.startCore()
 		case 2:
 			kill(edge)
 			kill(core)
-			core, edge = start(coreCfg), start(edgeCfg)
+			core, edge = ec.startCore(), ec.startEdge()
 		case 3: // the core down for a while, the edge reading on: a backlog
 			kill(core)
 			trickle(3 * window)
-			core = start(coreCfg)
+			core = ec.startCore()
 		}
 		st := fake.Stats()
 		t.Logf("round %d (kill %s): Loki stored %d, dropped %d replayed so far", round, []string{"edge", "core", "both", "core, down"}[round%4], st.Stored, st.Duplicates)
@@ -150,14 +122,7 @@ outputs:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	edge.signal(syscall.SIGTERM)
-	core.signal(syscall.SIGTERM)
-	if c := edge.wait(); c != 0 {
-		t.Errorf("edge exit %d", c)
-	}
-	if c := core.wait(); c != 0 {
-		t.Errorf("core exit %d", c)
-	}
+	stopEdgeCore(t, edge, core)
 
 	st := fake.Stats()
 	if len(st.Refused) != 0 {

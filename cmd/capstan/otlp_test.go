@@ -91,14 +91,7 @@ outputs:
 	edge.waitLog("agent started")
 	criLines(t, logFile, n/2, n)
 	recs := recv.Wait(3*n, 2*time.Minute)
-	edge.signal(syscall.SIGTERM)
-	core.signal(syscall.SIGTERM)
-	if c := edge.wait(); c != 0 {
-		t.Errorf("edge exit %d", c)
-	}
-	if c := core.wait(); c != 0 {
-		t.Errorf("core exit %d", c)
-	}
+	stopEdgeCore(t, edge, core)
 
 	output := map[int]string{} // receiver request -> x-output
 	for _, r := range recv.Requests() {

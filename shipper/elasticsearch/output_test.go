@@ -30,7 +30,7 @@ func TestDeliversOnceAndReplaysAre409(t *testing.T) {
 	r.add(1, 0, 300, 50)
 	_, stop := r.run(testConfig(f.URL, nil))
 	waitFor(t, "800 documents", func() bool { return f.DocCount(index) == 800 })
-	waitFor(t, "the checkpoints past every record", func() bool { return r.committed(0) == 500 && r.committed(1) == 300 })
+	waitFor(t, "the checkpoints past every record", func() bool { return r.Committed(0) == 500 && r.Committed(1) == 300 })
 	stop()
 
 	// The same source batches in another spool, at other offsets (a core
@@ -41,14 +41,14 @@ func TestDeliversOnceAndReplaysAre409(t *testing.T) {
 	fill.Add(baseTime, []byte("filler"))
 	fill.SetSequence(1)
 	for p := range 2 {
-		if _, err := r2.st.Partition(p).Append(context.Background(), fill.Bytes()); err != nil {
+		if _, err := r2.Stream.Partition(p).Append(context.Background(), fill.Bytes()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r2.add(0, 0, 500, 100)
 	r2.add(1, 0, 300, 50)
 	e, stop := r2.run(testConfig(f.URL, func(c *Config) { c.Batch.MaxRecords = 77 }))
-	waitFor(t, "the second spool's checkpoints", func() bool { return r2.committed(0) == 501 && r2.committed(1) == 301 })
+	waitFor(t, "the second spool's checkpoints", func() bool { return r2.Committed(0) == 501 && r2.Committed(1) == 301 })
 	stop()
 	if n := e.Stats().Duplicates.Load(); n != 801 {
 		t.Errorf("%d duplicates avoided, want 801 (800 records and the filler's second copy)", n)
@@ -119,12 +119,12 @@ func TestItemAnswers(t *testing.T) {
 			if !tc.retried {
 				want = 8
 			}
-			waitFor(t, "the checkpoint past the 10 records", func() bool { return r.committed(0) == 10 })
+			waitFor(t, "the checkpoint past the 10 records", func() bool { return r.Committed(0) == 10 })
 			stop()
 			if n := f.DocCount(index); n != want {
 				t.Errorf("%d documents, want %d", n, want)
 			}
-			dl := r.deadLetters()
+			dl := r.DeadLetters()
 			if tc.retried {
 				if len(dl) != 0 || e.Stats().Retries.Load() == 0 {
 					t.Errorf("dead letters %v, retries %d", dl, e.Stats().Retries.Load())
@@ -154,7 +154,7 @@ func TestFivePercent429(t *testing.T) {
 	r.add(0, 0, 5000, 500)
 	r.add(1, 0, 5000, 250)
 	e, stop := r.run(testConfig(f.URL, func(c *Config) { c.Batch.MaxRecords = 1000 }))
-	waitFor(t, "the checkpoints past every record", func() bool { return r.committed(0) == 5000 && r.committed(1) == 5000 })
+	waitFor(t, "the checkpoints past every record", func() bool { return r.Committed(0) == 5000 && r.Committed(1) == 5000 })
 	stop()
 	st := f.Stats()
 	if n := f.DocCount(index); n != 10000 {
@@ -190,7 +190,7 @@ func TestLargeAnswer(t *testing.T) {
 	r := newRig(t, 1)
 	r.add(0, 0, 20000, 1000)
 	_, stop := r.run(testConfig(f.URL, func(c *Config) { c.Batch.MaxRecords, c.Batch.MaxBytes = 20000, 64<<20 }))
-	waitFor(t, "the checkpoint past every record", func() bool { return r.committed(0) == 20000 })
+	waitFor(t, "the checkpoint past every record", func() bool { return r.Committed(0) == 20000 })
 	stop()
 	st := f.Stats()
 	if n := f.DocCount(index); n != 20000 || st.Conflicts != 0 {
@@ -219,7 +219,7 @@ func TestWholeRequestAnswers(t *testing.T) {
 			r := newRig(t, 1)
 			r.add(0, 0, 100, 100)
 			e, stop := r.run(testConfig(f.URL, nil))
-			waitFor(t, "the checkpoint past the 100 records", func() bool { return r.committed(0) == 100 })
+			waitFor(t, "the checkpoint past the 100 records", func() bool { return r.Committed(0) == 100 })
 			stop()
 			if n := f.DocCount(index); n != 100 {
 				t.Errorf("%d documents", n)
@@ -241,7 +241,7 @@ func TestTooLargeIsSplit(t *testing.T) {
 	r := newRig(t, 1)
 	r.add(0, 0, 2000, 500)
 	e, stop := r.run(testConfig(f.URL, func(c *Config) { c.Batch.MaxRecords, c.Batch.MaxBytes = 2000, 8<<20 }))
-	waitFor(t, "the checkpoint past every record", func() bool { return r.committed(0) == 2000 })
+	waitFor(t, "the checkpoint past every record", func() bool { return r.Committed(0) == 2000 })
 	stop()
 	if n, st := f.DocCount(index), f.Stats(); n != 2000 || st.Conflicts != 0 || st.RequestsByStatus[413] == 0 {
 		t.Errorf("%d documents, %d conflicts, %d 413s", n, st.Conflicts, st.RequestsByStatus[413])
@@ -261,7 +261,7 @@ func TestFailover(t *testing.T) {
 	r := newRig(t, 1)
 	r.add(0, 0, 100, 10)
 	e, stop := r.run(testConfig(deadURL, func(c *Config) { c.Endpoints = append(c.Endpoints, f.URL) }))
-	waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 100 })
+	waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 100 })
 	stop()
 	if n := f.DocCount(index); n != 100 || e.Stats().Failures("connect") == 0 {
 		t.Errorf("%d documents on the second node, %d connect failures", n, e.Stats().Failures("connect"))
@@ -292,7 +292,7 @@ func TestAuthAndTLS(t *testing.T) {
 			r := newRig(t, 1)
 			r.add(0, 0, 20, 20)
 			e, stop := r.run(testConfig(f.URL, func(c *Config) { c.Auth = tc.auth }))
-			waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 20 })
+			waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 20 })
 			stop()
 			if tc.denied {
 				if n := e.Stats().DeadLettered("http_401"); n != 20 || f.DocCount(index) != 0 {
@@ -320,7 +320,7 @@ func TestAuthAndTLS(t *testing.T) {
 		_, stop := r.run(testConfig(f.URL, func(c *Config) {
 			c.TLS = &tlsconf.Client{CAFile: ca, CertFile: cert, KeyFile: key, MinVersion: "1.2"}
 		}))
-		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 20 })
+		waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 20 })
 		stop()
 		if n := f.DocCount(index); n != 20 {
 			t.Errorf("%d documents over mTLS", n)
@@ -337,7 +337,7 @@ func TestIndexTemplates(t *testing.T) {
 		r := newRig(t, 1)
 		r.add(0, 0, 50, 10)
 		_, stop := r.run(testConfig(f.URL, func(c *Config) { c.Index = "logs-app-default" }))
-		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 50 })
+		waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 50 })
 		stop()
 		if n := f.DocCount("logs-app-default"); n != 50 {
 			t.Errorf("%d documents in the data stream", n)
@@ -348,9 +348,9 @@ func TestIndexTemplates(t *testing.T) {
 		r := newRig(t, 1)
 		r.add(0, 0, 5, 5)
 		e, stop := r.run(testConfig(f.URL, func(c *Config) { c.Index = "logs-${team}" }))
-		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 5 })
+		waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 5 })
 		stop()
-		dl := r.deadLetters()
+		dl := r.DeadLetters()
 		if v := dl[body(0, 0)]; v[0] != "encode" || !strings.Contains(v[1], `no field "team"`) {
 			t.Errorf("dead letter %q %q", v[0], v[1])
 		}
@@ -363,7 +363,7 @@ func TestIndexTemplates(t *testing.T) {
 		r := newRig(t, 1)
 		r.add(0, 0, 5, 5)
 		_, stop := r.run(testConfig(f.URL, func(c *Config) { c.Index = "logs-${team:-none}-${level}" }))
-		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 5 })
+		waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 5 })
 		stop()
 		if n := f.DocCount("logs-none-info"); n != 5 {
 			t.Errorf("%d documents in logs-none-info; indices %v", n, f.Indices())
@@ -374,7 +374,7 @@ func TestIndexTemplates(t *testing.T) {
 		r := newRig(t, 1)
 		r.add(0, 0, 5, 5)
 		_, stop := r.run(testConfig(f.URL, func(c *Config) { c.IDField = "n" }))
-		waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 5 })
+		waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 5 })
 		stop()
 		for i := range 5 {
 			if _, ok := f.Document(index, strconv.Itoa(i)); !ok {
@@ -394,7 +394,7 @@ func TestFailoverOn503(t *testing.T) {
 	r := newRig(t, 1)
 	r.add(0, 0, 100, 10)
 	e, stop := r.run(testConfig(a.URL, func(c *Config) { c.Endpoints = append(c.Endpoints, b.URL); c.Batch.MaxRecords, c.Concurrency = 10, 1 }))
-	waitFor(t, "the checkpoint past the records", func() bool { return r.committed(0) == 100 })
+	waitFor(t, "the checkpoint past the records", func() bool { return r.Committed(0) == 100 })
 	stop()
 	if na, nb := a.DocCount(index), b.DocCount(index); na != 0 || nb != 100 || e.Stats().Failures("http_503") != 1 {
 		t.Errorf("documents %d on the first node, %d on the second; %d 503s", na, nb, e.Stats().Failures("http_503"))

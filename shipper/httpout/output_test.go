@@ -58,7 +58,7 @@ func TestEncodings(t *testing.T) {
 				c.Auth = &httpc.Auth{Bearer: &httpc.Bearer{TokenFile: token}}
 				c.Batch.MaxRecords = 100
 			}))
-			waitFor(t, "both partitions committed", func() bool { return r.committed(0) == 500 && r.committed(1) == 500 })
+			waitFor(t, "both partitions committed", func() bool { return r.Committed(0) == 500 && r.Committed(1) == 500 })
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +95,7 @@ func TestPerTenant(t *testing.T) {
 	_, stop := r.run(testConfig(srv.srv.URL+"/t/${tenant}/push", func(c *Config) {
 		c.Headers = map[string]string{"X-Scope-OrgID": "${k8s.namespace.name}-${tenant}"}
 	}))
-	waitFor(t, "both partitions committed", func() bool { return r.committed(0) == 300 && r.committed(1) == 300 })
+	waitFor(t, "both partitions committed", func() bool { return r.Committed(0) == 300 && r.Committed(1) == 300 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestAnswers(t *testing.T) {
 	r := newRig(t, 1)
 	r.add(0, 0, 400, 50)
 	e, stop := r.run(testConfig(srv.srv.URL, func(c *Config) { c.Batch.MaxRecords, c.Concurrency = 40, 1 }))
-	waitFor(t, "the partition committed", func() bool { return r.committed(0) == 400 })
+	waitFor(t, "the partition committed", func() bool { return r.Committed(0) == 400 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestAnswers(t *testing.T) {
 		t.Errorf("%d records refused, want 60 (a request of 40, and half of the one split)", len(refused))
 	}
 	checkOnce(t, srv.taken(), want)
-	dead := r.deadLetters()
+	dead := r.DeadLetters()
 	for b, reason := range refused {
 		if d := dead[b]; d[0] != reason || !strings.Contains(d[1], "answer 4") {
 			t.Errorf("%s: dead letter %q, want reason %s and the server's words", b, d, reason)
@@ -178,7 +178,7 @@ func TestHangingDestination(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	if c := r.committed(0); c != 0 {
+	if c := r.Committed(0); c != 0 {
 		t.Errorf("committed %d with no answer", c)
 	}
 }

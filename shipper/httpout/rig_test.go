@@ -3,7 +3,6 @@ package httpout
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,34 +16,25 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/shipper/delivery"
-	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/shipper/delivery/deliverytest"
 	"github.com/capstan-agent/capstan/spool/batch"
-	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// rig is deliverytest's: a spool with a stream "app" read by the output
+// and a stream "dead" for its dead letters.
 type rig struct {
-	t    *testing.T
-	sp   *spool.Spool
-	st   *spool.Stream
-	host *componenttest.Host
+	*deliverytest.Rig
+	t *testing.T
 }
 
 func newRig(t *testing.T, partitions int) *rig {
-	sp := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions, "dead": 1})
-	h := componenttest.NewHost(sp, "out")
-	st := spooltest.Stream(t, sp, "app")
-	h.StreamsRead = []*spool.Stream{st}
-	h.DeadLetter = spooltest.Stream(t, sp, "dead")
-	return &rig{t: t, sp: sp, st: st, host: h}
+	return &rig{Rig: deliverytest.NewRig(t, partitions), t: t}
 }
 
 func body(p, i int) string { return fmt.Sprintf("p%d-%d", p, i) }
@@ -56,27 +46,20 @@ func tenant(i int) string { return string(rune('a' + i%3)) }
 // each has the attribute tenant, and its source the namespace ns<p>.
 func (r *rig) add(p, from, n, per int) {
 	r.t.Helper()
-	src := []batch.Attr{batch.StringAttr("k8s.namespace.name", fmt.Sprintf("ns%d", p))}
-	var b batch.Builder
-	for i := from; i < from+n; i += per {
-		b.ResetV2(uint64(1000+p), int64(i), src)
-		for j := i; j < min(i+per, from+n); j++ {
-			b.AddRecord(int64(j), batch.KindString, []byte(body(p, j)), []batch.Attr{batch.StringAttr("tenant", tenant(j))})
-		}
-		b.SetSequence(uint64(min(i+per, from+n)))
-		if _, err := r.st.Partition(p).Append(context.Background(), b.Bytes()); err != nil {
-			r.t.Fatal(err)
-		}
-	}
+	r.Add(p, from, n, per, deliverytest.Batches{
+		Source: []batch.Attr{batch.StringAttr("k8s.namespace.name", fmt.Sprintf("ns%d", p))},
+		Time:   func(i int) int64 { return int64(i) },
+		Record: func(j int) (int64, string, []batch.Attr) {
+			return int64(j), body(p, j), []batch.Attr{batch.StringAttr("tenant", tenant(j))}
+		},
+	})
 }
 
 func testConfig(url string, f func(c *Config)) *Config {
 	c := &Config{}
 	conf.ApplyDefaults(c)
 	c.URL = url
-	c.Retry.Initial, c.Retry.Max = 5*time.Millisecond, 50*time.Millisecond
-	c.DrainTimeout = 500 * time.Millisecond
-	c.DeadLetter.Stream = "dead"
+	deliverytest.Configure(&c.Config)
 	if f != nil {
 		f(c)
 	}
@@ -85,85 +68,11 @@ func testConfig(url string, f func(c *Config)) *Config {
 
 func (r *rig) run(c *Config) (e *delivery.Engine, stop func() error) {
 	r.t.Helper()
-	set := component.Settings{ID: component.ID{Kind: component.KindOutput, Type: "http", Name: "out"},
-		Logger: zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)), StartAt: "oldest"}
-	e, err := New(set, c)
+	e, err := New(deliverytest.Settings(r.t, "http"), c)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx, r.host) }()
-	select {
-	case <-r.host.Readied():
-	case err := <-done:
-		cancel()
-		r.t.Fatalf("output returned before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		r.t.Fatal("output not ready after 20s")
-	}
-	stopped, serr := false, error(nil)
-	stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case serr = <-done:
-			case <-time.After(30 * time.Second):
-				r.t.Fatal("output did not stop within 30s")
-			}
-		}
-		return serr
-	}
-	r.t.Cleanup(func() { stop() })
-	return e, stop
-}
-
-func (r *rig) committed(p int) uint64 {
-	r.t.Helper()
-	got, err := r.sp.Checkpoints().Load("out")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return got[spool.Key{Stream: "app", Partition: p}]
-}
-
-func (r *rig) deadLetters() map[string][2]string {
-	r.t.Helper()
-	out := map[string][2]string{}
-	rd := r.host.DeadLetter.Partition(0).NewReader(0)
-	buf := make([]byte, 4<<20)
-	for {
-		rg, err := rd.Next(4 << 20)
-		if err != nil {
-			return out
-		}
-		b := buf[:rg.Len]
-		rg.File.ReadAt(b, rg.Pos)
-		for len(b) > 0 {
-			bt, size, err := batch.Decode(b)
-			if err != nil {
-				r.t.Fatal(err)
-			}
-			it := bt.Records()
-			var rec batch.Record
-			for it.Next(&rec) {
-				var v [2]string
-				at := rec.Attrs()
-				for a, ok := at.NextAttr(); ok; a, ok = at.NextAttr() {
-					switch string(a.Key) {
-					case delivery.AttrDeadLetterReason:
-						v[0] = string(a.Value)
-					case delivery.AttrDeadLetterMessage:
-						v[1] = string(a.Value)
-					}
-				}
-				out[string(rec.Body)] = v
-			}
-			b = b[size:]
-		}
-	}
+	return e, r.Run(e, 20*time.Second)
 }
 
 // waitFor waits up to 30s for cond, failing with what it waited for.

@@ -36,7 +36,7 @@ func BenchmarkRequest(b *testing.B) {
 				b.ResetTimer()
 				start := time.Now()
 				r.run(cfg, true)
-				waitFor(r.t, "every record committed", func() bool { return r.committed(0) == uint64(b.N) })
+				waitFor(r.t, "every record committed", func() bool { return r.Committed(0) == uint64(b.N) })
 				el := time.Since(start)
 				b.StopTimer()
 				reqs := (b.N + per - 1) / per

@@ -26,22 +26,22 @@ func TestClusterDown(t *testing.T) {
 			})
 			r.run(cfg, false)
 			waitFor(t, "the output to report itself degraded", func() bool {
-				s, _ := r.host.State()
+				s, _ := r.Host.State()
 				return s == component.Degraded
 			})
-			if got := r.committed(0); got != 0 {
+			if got := r.Committed(0); got != 0 {
 				t.Fatalf("committed %d with the cluster down", got)
 			}
 			if dl := r.deadLetters(); len(dl) != 0 {
 				t.Fatalf("%d records dead-lettered with the cluster down", len(dl))
 			}
 			c.Restart()
-			waitFor(t, "every record committed after the cluster came back", func() bool { return r.committed(0) == 500 })
+			waitFor(t, "every record committed after the cluster came back", func() bool { return r.Committed(0) == 500 })
 			if got := c.ReadAll("logs", kafkatest.ReadCommitted, readFor); len(got) != 500 {
 				t.Errorf("%d records in Kafka, want 500", len(got))
 			}
 			waitFor(t, "the output running again", func() bool {
-				s, _ := r.host.State()
+				s, _ := r.Host.State()
 				return s == component.Running
 			})
 		})
@@ -70,15 +70,15 @@ func TestSASL(t *testing.T) {
 			cfg := testConfig(c.Brokers, func(cfg *Config) { cfg.SASL, cfg.Timeout = &tc.sasl, 2*time.Second })
 			r.run(cfg, true)
 			if tc.ok {
-				waitFor(t, "every record committed", func() bool { return r.committed(0) == 50 })
+				waitFor(t, "every record committed", func() bool { return r.Committed(0) == 50 })
 				return
 			}
 			waitFor(t, "the output degraded for its credentials", func() bool {
-				s, reason := r.host.State()
+				s, reason := r.Host.State()
 				return s == component.Degraded && (strings.Contains(reason, "authentication") || strings.Contains(reason, "connection"))
 			})
-			if r.committed(0) != 0 || len(r.deadLetters()) != 0 {
-				t.Errorf("records committed (%d) or dead-lettered with wrong credentials", r.committed(0))
+			if r.Committed(0) != 0 || len(r.deadLetters()) != 0 {
+				t.Errorf("records committed (%d) or dead-lettered with wrong credentials", r.Committed(0))
 			}
 		})
 	}
@@ -95,14 +95,14 @@ func TestTopicMissing(t *testing.T) {
 			r.add(0, 0, 100, 50)
 			r.run(testConfig(c.Brokers, func(cfg *Config) { cfg.ExactlyOnce, cfg.Topic = eos, "later" }), true)
 			waitFor(t, "the output degraded for the missing topic", func() bool {
-				s, reason := r.host.State()
+				s, reason := r.Host.State()
 				return s == component.Degraded && strings.Contains(reason, "unknown_topic")
 			})
-			if r.committed(0) != 0 || len(r.deadLetters()) != 0 {
-				t.Fatalf("records committed (%d) or dead-lettered without a topic", r.committed(0))
+			if r.Committed(0) != 0 || len(r.deadLetters()) != 0 {
+				t.Fatalf("records committed (%d) or dead-lettered without a topic", r.Committed(0))
 			}
 			c.CreateTopic("later", 1, nil)
-			waitFor(t, "every record committed once the topic exists", func() bool { return r.committed(0) == 100 })
+			waitFor(t, "every record committed once the topic exists", func() bool { return r.Committed(0) == 100 })
 			if got := c.ReadAll("later", kafkatest.ReadCommitted, readFor); len(got) != 100 {
 				t.Errorf("%d records in the topic, want 100", len(got))
 			}

@@ -108,11 +108,11 @@ func TestEncodeSourcePerBatch(t *testing.T) {
 			}
 			b.AddRecord(baseTime, batch.KindString, []byte(fmt.Sprintf("%s-%d", pod, j)), own)
 		}
-		if _, err := r.st.Partition(0).Append(context.Background(), b.Bytes()); err != nil {
+		if _, err := r.Stream.Partition(0).Append(context.Background(), b.Bytes()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rg, err := r.st.Partition(0).NewReader(0).Next(1 << 20)
+	rg, err := r.Stream.Partition(0).NewReader(0).Next(1 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}

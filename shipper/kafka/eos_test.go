@@ -28,15 +28,15 @@ func TestExactlyOnceResumesFromKafka(t *testing.T) {
 		cfg.ExactlyOnce, cfg.Encoding, cfg.Batch.MaxRecords = true, EncodingRaw, 100
 	})
 	_, stop := r.run(cfg, true)
-	waitFor(t, "the first records committed", func() bool { return r.committed(0) == n })
+	waitFor(t, "the first records committed", func() bool { return r.Committed(0) == n })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	// The checkpoint goes back; a zombie of the same id opens a transaction.
-	if err := r.sp.Checkpoints().Commit("out", map[spool.Key]uint64{{Stream: "app", Partition: 0}: 300}); err != nil {
+	if err := r.Spool.Checkpoints().Commit("out", map[spool.Key]uint64{{Stream: "app", Partition: 0}: 300}); err != nil {
 		t.Fatal(err)
 	}
-	zombie := c.Client(kgo.TransactionalID(TxnName(r.sp.AgentID(), "out", spool.Key{Stream: "app", Partition: 0})),
+	zombie := c.Client(kgo.TransactionalID(TxnName(r.Spool.AgentID(), "out", spool.Key{Stream: "app", Partition: 0})),
 		kgo.TransactionTimeout(10*time.Minute))
 	if err := zombie.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestExactlyOnceResumesFromKafka(t *testing.T) {
 	}
 	r.add(0, n, n, 50)
 	r.run(cfg, true)
-	waitFor(t, "every record committed", func() bool { return r.committed(0) == 2*n })
+	waitFor(t, "every record committed", func() bool { return r.Committed(0) == 2*n })
 	got := kafkatest.Values(c.ReadAll("logs", kafkatest.ReadCommitted, readFor))
 	want := make([]string, 2*n)
 	for i := range want {
@@ -87,7 +87,7 @@ func TestRefusedRecordsDeadLettered(t *testing.T) {
 			})
 			before := len(c.ReadAll("logs-shop", kafkatest.ReadCommitted, readFor))
 			r.run(cfg, true)
-			waitFor(t, "every record resolved", func() bool { return r.committed(0) == 100 })
+			waitFor(t, "every record resolved", func() bool { return r.Committed(0) == 100 })
 			dl := r.deadLetters()
 			if dl["big"+big] != "too_large" || len(dl) != 1 {
 				t.Errorf("dead letters %d, the big one %q: want one, too_large", len(dl), dl["big"+big])
@@ -109,14 +109,14 @@ func TestMissingTopicField(t *testing.T) {
 	cfg := testConfig(c.Brokers, func(cfg *Config) { cfg.Topic, cfg.Encoding = "logs-${team}-${k8s.namespace.name}", EncodingRaw })
 	cfg2 := testConfig(c.Brokers, func(cfg *Config) { cfg.Topic = "logs-${k8s.namespace.name}" })
 	_, stop := r.run(cfg, true)
-	waitFor(t, "every record resolved", func() bool { return r.committed(0) == 10 })
+	waitFor(t, "every record resolved", func() bool { return r.Committed(0) == 10 })
 	stop()
 	if dl := r.deadLetters(); len(dl) != 10 || dl[body(0, 3)] != "encode" {
 		t.Errorf("dead letters %v: want all 10 with reason encode", dl)
 	}
 	r.add(0, 10, 10, 10)
 	r.run(cfg2, true)
-	waitFor(t, "the next records delivered", func() bool { return r.committed(0) == 20 })
+	waitFor(t, "the next records delivered", func() bool { return r.Committed(0) == 20 })
 	if got := c.ReadAll("logs-shop", kafkatest.ReadCommitted, readFor); len(got) != 10 {
 		t.Errorf("%d records in logs-shop, want 10", len(got))
 	}

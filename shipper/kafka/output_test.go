@@ -47,7 +47,7 @@ func TestDelivers(t *testing.T) {
 				}
 			})
 			r.run(cfg, true)
-			waitFor(t, "every record committed", func() bool { return r.committed(0) == n && r.committed(1) == n })
+			waitFor(t, "every record committed", func() bool { return r.Committed(0) == n && r.Committed(1) == n })
 			recs := c.ReadAll(topic, kafkatest.ReadCommitted, readFor)
 			got := byPod(recs)
 			for p := range 2 {

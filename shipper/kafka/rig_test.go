@@ -1,39 +1,27 @@
 package kafka
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/shipper/delivery"
-	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/shipper/delivery/deliverytest"
 	"github.com/capstan-agent/capstan/spool/batch"
-	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
-// rig is a spool with a stream "app" read by the output and a stream
-// "dead" for its dead letters.
+// rig is deliverytest's: a spool with a stream "app" read by the output
+// and a stream "dead" for its dead letters.
 type rig struct {
-	t    testing.TB
-	sp   *spool.Spool
-	st   *spool.Stream
-	host *componenttest.Host
+	*deliverytest.Rig
+	t testing.TB
 }
 
 func newRig(t testing.TB, partitions int) *rig {
-	sp := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions, "dead": 1})
-	h := componenttest.NewHost(sp, "out")
-	st := spooltest.Stream(t, sp, "app")
-	h.StreamsRead = []*spool.Stream{st}
-	h.DeadLetter = spooltest.Stream(t, sp, "dead")
-	return &rig{t: t, sp: sp, st: st, host: h}
+	return &rig{Rig: deliverytest.NewRig(t, partitions), t: t}
 }
 
 const baseTime = 1_700_000_000_000_000_000
@@ -50,40 +38,31 @@ func (r *rig) add(p, from, n, per int) {
 
 func (r *rig) addBodies(p, from, n, per int, bodyOf func(i int) string) {
 	r.t.Helper()
-	src := []batch.Attr{batch.StringAttr("host.name", "node-1"), batch.StringAttr("k8s.namespace.name", "shop"),
-		batch.StringAttr("k8s.pod.name", fmt.Sprintf("pod-%d", p))}
-	var b batch.Builder
-	for i := from; i < from+n; i += per {
-		b.ResetV2(uint64(1000+p), baseTime+int64(i), src)
-		for j := i; j < min(i+per, from+n); j++ {
-			b.AddRecord(baseTime+int64(j)*1000, batch.KindString, []byte(bodyOf(j)),
-				[]batch.Attr{batch.StringAttr("level", []string{"info", "warn"}[j%2]), batch.IntAttr("n", int64(j))})
-		}
-		b.SetSequence(uint64(min(i+per, from+n)))
-		if _, err := r.st.Partition(p).Append(context.Background(), b.Bytes()); err != nil {
-			r.t.Fatal(err)
-		}
-	}
+	r.Add(p, from, n, per, deliverytest.Batches{
+		Source: []batch.Attr{batch.StringAttr("host.name", "node-1"), batch.StringAttr("k8s.namespace.name", "shop"),
+			batch.StringAttr("k8s.pod.name", fmt.Sprintf("pod-%d", p))},
+		Time: func(i int) int64 { return baseTime + int64(i) },
+		Record: func(j int) (int64, string, []batch.Attr) {
+			return baseTime + int64(j)*1000, bodyOf(j),
+				[]batch.Attr{batch.StringAttr("level", []string{"info", "warn"}[j%2]), batch.IntAttr("n", int64(j))}
+		},
+	})
 }
 
 func testConfig(brokers []string, f func(c *Config)) *Config {
 	c := &Config{}
 	conf.ApplyDefaults(c)
 	c.Brokers, c.Topic, c.Key = brokers, "logs", "k8s.pod.name"
-	c.Retry.Initial, c.Retry.Max = 5*time.Millisecond, 50*time.Millisecond
+	deliverytest.Configure(&c.Config)
 	c.Timeout = 10 * time.Second
 	c.DrainTimeout = 2 * time.Second
-	c.DeadLetter.Stream = "dead"
 	if f != nil {
 		f(c)
 	}
 	return c
 }
 
-func settings(t testing.TB) component.Settings {
-	return component.Settings{ID: component.ID{Kind: component.KindOutput, Type: "kafka", Name: "out"},
-		Logger: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), StartAt: "oldest"}
-}
+func settings(t testing.TB) component.Settings { return deliverytest.Settings(t, "kafka") }
 
 // run runs an output of c until the test ends or stop is called; it does
 // not wait for the output to be ready when ready is false.
@@ -93,80 +72,25 @@ func (r *rig) run(c *Config, ready bool) (e *delivery.Engine, stop func() error)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Run(ctx, r.host) }()
-	if ready {
-		select {
-		case <-r.host.Readied():
-		case err := <-done:
-			cancel()
-			r.t.Fatalf("output returned before it was ready: %v", err)
-		case <-time.After(30 * time.Second):
-			cancel()
-			r.t.Fatal("output not ready after 30s")
-		}
+	within := 30 * time.Second
+	if !ready {
+		within = 0
 	}
-	stopped, serr := false, error(nil)
-	stop = func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case serr = <-done:
-			case <-time.After(30 * time.Second):
-				r.t.Fatal("output did not stop within 30s")
-			}
-		}
-		return serr
-	}
-	r.t.Cleanup(func() { stop() })
-	return e, stop
-}
-
-func (r *rig) committed(p int) uint64 {
-	r.t.Helper()
-	got, err := r.sp.Checkpoints().Load("out")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return got[spool.Key{Stream: "app", Partition: p}]
+	return e, r.Run(e, within)
 }
 
 // deadLetters reads the dead-letter stream: body → reason.
 func (r *rig) deadLetters() map[string]string {
 	r.t.Helper()
 	out := map[string]string{}
-	rd := r.host.DeadLetter.Partition(0).NewReader(0)
-	for {
-		rg, err := rd.Next(4 << 20)
-		if err != nil {
-			return out
-		}
-		b := make([]byte, rg.Len)
-		rg.File.ReadAt(b, rg.Pos)
-		if err := delivery.ForEachRecord(b, 0, spool.Key{Stream: "dead"}, func(rec *delivery.Record) error {
-			at := rec.Attrs()
-			for a, ok := at.NextAttr(); ok; a, ok = at.NextAttr() {
-				if string(a.Key) == delivery.AttrDeadLetterReason {
-					out[string(rec.Body)] = string(a.Value)
-				}
-			}
-			return nil
-		}); err != nil {
-			r.t.Fatal(err)
-		}
+	for b, v := range r.DeadLetters() {
+		out[b] = v[0]
 	}
+	return out
 }
 
 // waitFor waits up to 60s for cond, failing with what it waited for.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60s still waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	componenttest.WaitFor(t, 60*time.Second, what, cond)
 }

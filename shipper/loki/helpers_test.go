@@ -1,42 +1,31 @@
 package loki
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/capstan-agent/capstan/component"
 	"github.com/capstan-agent/capstan/component/componenttest"
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/shipper/delivery"
-	"github.com/capstan-agent/capstan/spool"
+	"github.com/capstan-agent/capstan/shipper/delivery/deliverytest"
 	"github.com/capstan-agent/capstan/spool/batch"
-	"github.com/capstan-agent/capstan/spool/spooltest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// rig is a spool with stream "app" read by the output and "dead" its dead
-// letter.
+// rig is deliverytest's: a spool with stream "app" read by the output and
+// "dead" its dead letter.
 type rig struct {
-	t    *testing.T
-	sp   *spool.Spool
-	st   *spool.Stream
-	host *componenttest.Host
+	*deliverytest.Rig
+	t *testing.T
 }
 
 func newRig(t *testing.T, partitions int) *rig {
-	sp := spooltest.Open(t, t.TempDir(), spool.Options{}, map[string]int{"app": partitions, "dead": 1})
-	h := componenttest.NewHost(sp, "out")
-	st := spooltest.Stream(t, sp, "app")
-	h.StreamsRead = []*spool.Stream{st}
-	h.DeadLetter = spooltest.Stream(t, sp, "dead")
-	return &rig{t: t, sp: sp, st: st, host: h}
+	return &rig{Rig: deliverytest.NewRig(t, partitions), t: t}
 }
 
 // base is the time of record 0: recent enough for Loki's
@@ -48,24 +37,22 @@ func line(p, i int) string { return fmt.Sprintf("p%d-%06d", p, i) }
 // app of record i: one of three, so a partition feeds three streams.
 func app(i int) string { return fmt.Sprintf("app%d", i%3) }
 
+// baseTime is the base time of every batch.
+func baseTime(int) int64 { return base }
+
 // add appends records from..from+n-1 of partition p in batches of per:
 // record i has time base+i ms, attributes app and trace_id; its source
 // host h<p> and input "files".
 func (r *rig) add(p, from, n, per int) {
 	r.t.Helper()
-	src := []batch.Attr{batch.StringAttr("host.name", fmt.Sprintf("h%d", p)), batch.StringAttr("input", "files")}
-	var b batch.Builder
-	for i := from; i < from+n; i += per {
-		b.ResetV2(uint64(1000+p), base, src)
-		for j := i; j < min(i+per, from+n); j++ {
-			b.AddRecord(base+int64(j)*int64(time.Millisecond), batch.KindString, []byte(line(p, j)),
-				[]batch.Attr{batch.StringAttr("app", app(j)), batch.StringAttr("trace_id", fmt.Sprintf("t%d", j))})
-		}
-		b.SetSequence(uint64(min(i+per, from+n)))
-		if _, err := r.st.Partition(p).Append(context.Background(), b.Bytes()); err != nil {
-			r.t.Fatal(err)
-		}
-	}
+	r.Add(p, from, n, per, deliverytest.Batches{
+		Source: []batch.Attr{batch.StringAttr("host.name", fmt.Sprintf("h%d", p)), batch.StringAttr("input", "files")},
+		Time:   baseTime,
+		Record: func(j int) (int64, string, []batch.Attr) {
+			return base + int64(j)*int64(time.Millisecond), line(p, j),
+				[]batch.Attr{batch.StringAttr("app", app(j)), batch.StringAttr("trace_id", fmt.Sprintf("t%d", j))}
+		},
+	})
 }
 
 func testConfig(endpoint string, f func(c *Config)) *Config {
@@ -73,9 +60,7 @@ func testConfig(endpoint string, f func(c *Config)) *Config {
 	conf.ApplyDefaults(c)
 	c.Endpoint = endpoint
 	c.Labels = map[string]string{"app": "app", "host": "host.name"}
-	c.Retry.Initial, c.Retry.Max = 5*time.Millisecond, 50*time.Millisecond
-	c.DrainTimeout = 500 * time.Millisecond
-	c.DeadLetter.Stream = "dead"
+	deliverytest.Configure(&c.Config)
 	if f != nil {
 		f(c)
 	}
@@ -84,65 +69,18 @@ func testConfig(endpoint string, f func(c *Config)) *Config {
 
 func (r *rig) run(c *Config) *delivery.Engine {
 	r.t.Helper()
-	set := component.Settings{ID: component.ID{Kind: component.KindOutput, Type: "loki", Name: "out"},
-		Logger: zaptest.NewLogger(r.t, zaptest.Level(zap.WarnLevel)), StartAt: "oldest"}
-	e, err := New(set, c)
+	e, err := New(deliverytest.Settings(r.t, "loki"), c)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	componenttest.RunOutput(r.t, e, r.host)
+	componenttest.RunOutput(r.t, e, r.Host)
 	return e
 }
 
-// deadLetters maps the body of each dead letter to its reason and
-// message.
-func (r *rig) deadLetters() map[string][2]string {
-	r.t.Helper()
-	out := map[string][2]string{}
-	rd := r.host.DeadLetter.Partition(0).NewReader(0)
-	buf := make([]byte, 4<<20)
-	for {
-		rg, err := rd.Next(4 << 20)
-		if err != nil {
-			return out
-		}
-		b := buf[:rg.Len]
-		rg.File.ReadAt(b, rg.Pos)
-		for len(b) > 0 {
-			bt, size, err := batch.Decode(b)
-			if err != nil {
-				r.t.Fatal(err)
-			}
-			it := bt.Records()
-			var rec batch.Record
-			for it.Next(&rec) {
-				var v [2]string
-				at := rec.Attrs()
-				for a, ok := at.NextAttr(); ok; a, ok = at.NextAttr() {
-					switch string(a.Key) {
-					case delivery.AttrDeadLetterReason:
-						v[0] = string(a.Value)
-					case delivery.AttrDeadLetterMessage:
-						v[1] = string(a.Value)
-					}
-				}
-				out[string(rec.Body)] = v
-			}
-			b = b[size:]
-		}
-	}
-}
-
-// waitFor polls cond every 5ms for up to 30s; what says what it waits for.
+// waitFor polls cond for up to 30s; what says what it waits for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s still waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	componenttest.WaitFor(t, 30*time.Second, what, cond)
 }
 
 func metric(ms []component.Metric, name string) float64 {
@@ -158,13 +96,12 @@ func metric(ms []component.Metric, name string) float64 {
 // own, in one batch whose source has host.name h<p>.
 func (r *rig) addPlain(p, n int) {
 	r.t.Helper()
-	var b batch.Builder
-	b.ResetV2(uint64(2000+p), base, []batch.Attr{batch.StringAttr("host.name", fmt.Sprintf("h%d", p))})
-	for j := range n {
-		b.AddRecord(base+int64(j)*int64(time.Millisecond), batch.KindString, []byte(line(p, j)), nil)
-	}
-	b.SetSequence(uint64(n))
-	if _, err := r.st.Partition(p).Append(context.Background(), b.Bytes()); err != nil {
-		r.t.Fatal(err)
-	}
+	r.Add(p, 0, n, n, deliverytest.Batches{
+		Producer: uint64(2000 + p),
+		Source:   []batch.Attr{batch.StringAttr("host.name", fmt.Sprintf("h%d", p))},
+		Time:     baseTime,
+		Record: func(j int) (int64, string, []batch.Attr) {
+			return base + int64(j)*int64(time.Millisecond), line(p, j), nil
+		},
+	})
 }

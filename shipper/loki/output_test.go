@@ -122,8 +122,8 @@ func TestAnswers(t *testing.T) {
 				c.Concurrency = 1
 			}))
 			if tc.dead != "" {
-				waitFor(t, "30 dead letters", func() bool { return len(r.deadLetters()) == 30 })
-				for b, v := range r.deadLetters() {
+				waitFor(t, "30 dead letters", func() bool { return len(r.DeadLetters()) == 30 })
+				for b, v := range r.DeadLetters() {
 					if v[0] != tc.dead || !strings.Contains(v[1], tc.faults[0].Body) {
 						t.Errorf("dead letter %s: reason %q message %q, want %q with Loki's words", b, v[0], v[1], tc.dead)
 					}
@@ -144,8 +144,8 @@ func TestAnswers(t *testing.T) {
 			if got := srv.Lines("fake", `{host="h0"}`); len(got) != 30 {
 				t.Errorf("%d lines stored: %v", len(got), got)
 			}
-			if len(r.deadLetters()) != 0 {
-				t.Errorf("dead letters: %v", r.deadLetters())
+			if len(r.DeadLetters()) != 0 {
+				t.Errorf("dead letters: %v", r.DeadLetters())
 			}
 		})
 	}

@@ -117,7 +117,7 @@ func TestToTheCollector(t *testing.T) {
 			}))
 			total += 900
 			got := recv.Wait(total, time.Minute)
-			waitFor(t, "every partition committed", func() bool { return r.committed(0) == 300 && r.committed(1) == 300 && r.committed(2) == 300 })
+			waitFor(t, "every partition committed", func() bool { return r.Committed(0) == 300 && r.Committed(1) == 300 && r.Committed(2) == 300 })
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestHTTPFailures(t *testing.T) {
 	r.add(0, 0, 400, 50)
 	r.add(1, 0, 400, 50)
 	e, stop := r.run(testConfig(front.URL, func(c *Config) { c.Batch.MaxRecords = 40; c.Concurrency = 2 }))
-	waitFor(t, "every partition committed", func() bool { return r.committed(0) == 400 && r.committed(1) == 400 })
+	waitFor(t, "every partition committed", func() bool { return r.Committed(0) == 400 && r.Committed(1) == 400 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestHTTPFailures(t *testing.T) {
 		t.Fatalf("%d records rejected; the script rejects at least 43", len(rejected))
 	}
 	checkRecords(t, recv.Records(), want, false, exchanges...)
-	dead := r.deadLetters()
+	dead := r.DeadLetters()
 	if len(dead) != len(rejected) {
 		t.Errorf("%d records in the dead letter, %d rejected", len(dead), len(rejected))
 	}
@@ -222,7 +222,7 @@ func TestGRPCFailures(t *testing.T) {
 	e, stop := r.run(testConfig("http://"+front.Addr, func(c *Config) {
 		c.Protocol, c.Batch.MaxRecords, c.Concurrency, c.Compression = "grpc", 30, 1, "zstd"
 	}))
-	waitFor(t, "the partition committed", func() bool { return r.committed(0) == 300 })
+	waitFor(t, "the partition committed", func() bool { return r.Committed(0) == 300 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestGRPCFailures(t *testing.T) {
 		delete(want, b)
 	}
 	checkRecords(t, recv.Records(), want, false, exchanges...)
-	dead := r.deadLetters()
+	dead := r.DeadLetters()
 	for b, reason := range rejected {
 		if dead[b][0] != reason {
 			t.Errorf("%s: dead letter %q, want reason %q", b, dead[b], reason)
@@ -295,7 +295,7 @@ func TestHangingDestination(t *testing.T) {
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			if c := r.committed(0); c != 0 {
+			if c := r.Committed(0); c != 0 {
 				t.Errorf("committed %d with no answer", c)
 			}
 		})

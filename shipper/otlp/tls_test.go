@@ -126,15 +126,15 @@ func TestMutualTLS(t *testing.T) {
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			if ls.records.Load() != 0 || r.committed(0) != 0 {
-				t.Fatalf("delivered %d records (committed %d) without a client certificate", ls.records.Load(), r.committed(0))
+			if ls.records.Load() != 0 || r.Committed(0) != 0 {
+				t.Fatalf("delivered %d records (committed %d) without a client certificate", ls.records.Load(), r.Committed(0))
 			}
 
 			_, stop = r.run(testConfig(endpoint, func(c *Config) {
 				c.Protocol, c.Compression = protocol, "none"
 				c.TLS = &tlsconf.Client{CAFile: srvCert, CertFile: cliCert, KeyFile: cliKey, MinVersion: "1.3"}
 			}))
-			waitFor(t, "every record committed", func() bool { return r.committed(0) == 200 })
+			waitFor(t, "every record committed", func() bool { return r.Committed(0) == 200 })
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
