@@ -45,10 +45,10 @@ func TestTLS(t *testing.T) {
 			})
 			_, stop := r.run(c, false)
 			if tc.ok {
-				waitFor(t, "every record committed over TLS", func() bool { return r.committed(0) == 100 })
+				waitFor(t, "every record committed over TLS", func() bool { return r.Committed(0) == 100 })
 			} else {
 				waitFor(t, "the output to report itself degraded", func() bool {
-					s, _ := r.host.State()
+					s, _ := r.Host.State()
 					return s == component.Degraded
 				})
 			}
@@ -56,7 +56,7 @@ func TestTLS(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tc.ok {
-				if got := r.committed(0); got != 0 {
+				if got := r.Committed(0); got != 0 {
 					t.Errorf("committed %d over a TLS connection that should fail", got)
 				}
 				if dl := r.deadLetters(); len(dl) != 0 {
