@@ -46,6 +46,7 @@ type bulkState struct {
 	results []result
 	out     []byte
 	parser  bulkParser
+	cache   itemCache
 }
 
 func (f *Fake) getState() *bulkState {
@@ -159,7 +160,9 @@ func (f *Fake) serveBulk(w http.ResponseWriter, r *http.Request, defaultIndex st
 		}
 	}
 	took := time.Since(start).Milliseconds()
-	st.out = appendBulkResponse(st.out[:0], parseFilterPath(q.Get("filter_path")), f.opts.Flavor, took, anyErr, st.results)
+	fp := q.Get("filter_path")
+	st.cache.reset(fp)
+	st.out = appendBulkResponse(st.out[:0], parseFilterPath(fp), f.opts.Flavor, took, anyErr, st.results, &st.cache)
 	if fault.Delay > 0 {
 		t := time.NewTimer(fault.Delay)
 		select {

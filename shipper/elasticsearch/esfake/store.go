@@ -32,6 +32,7 @@ type store struct {
 	seed        maphash.Seed
 	sc          scanner // reused by validateOnly
 	walk        docWalk // reused by mapping checks
+	validName   string  // the last index name validateIndexName accepted
 }
 
 type index struct {
@@ -171,8 +172,12 @@ func (st *store) apply(it *item, fault ItemFault) result {
 		r.status, r.err = e.Status, e
 		return r
 	}
-	if e := validateIndexName(it.index); e != nil {
-		return fail(e)
+	// The name's check is a function of the name: the last good one is kept.
+	if it.index == "" || it.index != st.validName {
+		if e := validateIndexName(it.index); e != nil {
+			return fail(e)
+		}
+		st.validName = it.index
 	}
 	if it.requireAlias {
 		return fail(&esError{Status: 404, Type: "index_not_found_exception",
