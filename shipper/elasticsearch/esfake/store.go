@@ -41,9 +41,9 @@ type index struct {
 	uuid       string
 	dataStream bool
 	closed     bool
-	docs       map[string]*doc     // storage on
-	order      []*doc              // storage on: in order of first creation
-	ids        map[uint64]struct{} // storage off: hashes of the live ids
+	docs       map[string]*doc // storage on
+	order      []*doc          // storage on: in order of first creation
+	ids        idSet           // storage off: hashes of the live ids
 	live       int64
 	seqNo      int64 // the next sequence number
 	mapping    mapping
@@ -108,9 +108,7 @@ func (st *store) resolve(name string) *index {
 			ix.concrete = fmt.Sprintf(".ds-%s-%s-000001", name, st.opts.Now().UTC().Format("2006.01.02"))
 		}
 	}
-	if st.opts.StorageOff {
-		ix.ids = make(map[uint64]struct{})
-	} else {
+	if !st.opts.StorageOff {
 		ix.docs = make(map[string]*doc)
 		ix.mapping.init(ix.dataStream)
 	}
@@ -279,8 +277,7 @@ func (st *store) hashID(id string) uint64 { return maphash.String(st.seed, id) }
 
 func (st *store) lookup(ix *index, id string) (d *doc, exists bool) {
 	if st.opts.StorageOff {
-		_, ok := ix.ids[st.hashID(id)]
-		return nil, ok
+		return nil, ix.ids.has(st.hashID(id))
 	}
 	d = ix.docs[id]
 	return d, d != nil && d.live
@@ -338,7 +335,7 @@ func (st *store) write(ix *index, it *item, r result) result {
 // of id when documents are kept.
 func (st *store) store(ix *index, id string, src []byte, exists bool, r *result) {
 	if st.opts.StorageOff {
-		ix.ids[st.hashID(id)] = struct{}{}
+		ix.ids.add(st.hashID(id))
 		if !exists {
 			ix.live++
 		}
@@ -376,7 +373,7 @@ func (st *store) delete(ix *index, it *item, r result) result {
 	r.status, r.result, r.version = 200, "deleted", 2
 	ix.live--
 	if st.opts.StorageOff {
-		delete(ix.ids, st.hashID(r.id))
+		ix.ids.remove(st.hashID(r.id))
 		return r
 	}
 	d.live = false
