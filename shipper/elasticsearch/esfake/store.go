@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/capstan-agent/capstan/shipper/internal/hashset"
 )
 
 // Document is a stored document.
@@ -43,7 +45,7 @@ type index struct {
 	closed     bool
 	docs       map[string]*doc // storage on
 	order      []*doc          // storage on: in order of first creation
-	ids        idSet           // storage off: hashes of the live ids
+	ids        hashset.Set     // storage off: hashes of the live ids
 	live       int64
 	seqNo      int64 // the next sequence number
 	mapping    mapping
@@ -277,7 +279,7 @@ func (st *store) hashID(id string) uint64 { return maphash.String(st.seed, id) }
 
 func (st *store) lookup(ix *index, id string) (d *doc, exists bool) {
 	if st.opts.StorageOff {
-		return nil, ix.ids.has(st.hashID(id))
+		return nil, ix.ids.Has(st.hashID(id))
 	}
 	d = ix.docs[id]
 	return d, d != nil && d.live
@@ -335,7 +337,7 @@ func (st *store) write(ix *index, it *item, r result) result {
 // of id when documents are kept.
 func (st *store) store(ix *index, id string, src []byte, exists bool, r *result) {
 	if st.opts.StorageOff {
-		ix.ids.add(st.hashID(id))
+		ix.ids.Add(st.hashID(id))
 		if !exists {
 			ix.live++
 		}
@@ -373,7 +375,7 @@ func (st *store) delete(ix *index, it *item, r result) result {
 	r.status, r.result, r.version = 200, "deleted", 2
 	ix.live--
 	if st.opts.StorageOff {
-		ix.ids.remove(st.hashID(r.id))
+		ix.ids.Remove(st.hashID(r.id))
 		return r
 	}
 	d.live = false

@@ -1,22 +1,29 @@
-package esfake
+// Package hashset is a set of 64-bit hashes for the fakes with storage
+// off (esfake's live ids, lokifake's entries): open addressing with linear
+// probing over one slice, so that a lookup costs one probe where a Go map
+// costs a group's control word and a slot, and growing moves no buckets
+// (the set holds millions of hashes under a benchmark). Deletion leaves a
+// tombstone.
+package hashset
 
-// idSet is the set of the live ids' hashes when storage is off: open
-// addressing with linear probing over one slice, so that a lookup costs one
-// probe where a Go map costs a group's control word and a slot (the set
-// holds millions of hashes under a benchmark). Deletion leaves a tombstone.
-type idSet struct {
+// Set is a set of hashes; the zero value is empty and ready.
+type Set struct {
 	slots    []uint64 // 0 empty, 1 deleted, else a hash
 	reserved [2]bool  // the hashes 0 and 1, which are kept aside
 	live     int
 	used     int // live and deleted slots
 }
 
+// Len is the number of hashes in the set.
+func (s *Set) Len() int { return s.live }
+
 const (
 	slotEmpty   = 0
 	slotDeleted = 1
 )
 
-func (s *idSet) has(h uint64) bool {
+// Has reports whether h is in the set.
+func (s *Set) Has(h uint64) bool {
 	if h <= slotDeleted {
 		return s.reserved[h]
 	}
@@ -34,8 +41,8 @@ func (s *idSet) has(h uint64) bool {
 	}
 }
 
-// add puts h in the set (a no-op when it is there already).
-func (s *idSet) add(h uint64) {
+// Add puts h in the set (a no-op when it is there already).
+func (s *Set) Add(h uint64) {
 	if h <= slotDeleted {
 		if !s.reserved[h] {
 			s.reserved[h] = true
@@ -69,7 +76,8 @@ func (s *idSet) add(h uint64) {
 	}
 }
 
-func (s *idSet) remove(h uint64) {
+// Remove takes h out of the set (a no-op when it is not there).
+func (s *Set) Remove(h uint64) {
 	if h <= slotDeleted {
 		if s.reserved[h] {
 			s.reserved[h] = false
@@ -95,7 +103,7 @@ func (s *idSet) remove(h uint64) {
 
 // rehash grows the table (or only drops the tombstones) so that it is at
 // most a quarter full after.
-func (s *idSet) rehash() {
+func (s *Set) rehash() {
 	n := 1024
 	for n < s.live*4 {
 		n *= 2

@@ -1,16 +1,16 @@
-package esfake
+package hashset
 
 import (
 	"math/rand/v2"
 	"testing"
 )
 
-// TestIDSet checks the set against a map under random adds and removes,
+// TestSet checks the set against a map under random adds and removes,
 // with small hashes (the reserved slot values among them) and collisions
 // of the low bits.
-func TestIDSet(t *testing.T) {
+func TestSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var s idSet
+	var s Set
 	m := map[uint64]bool{}
 	for i := range 200000 {
 		h := r.Uint64N(5000)
@@ -19,13 +19,13 @@ func TestIDSet(t *testing.T) {
 		}
 		switch r.IntN(3) {
 		case 0, 1:
-			s.add(h)
+			s.Add(h)
 			m[h] = true
 		default:
-			s.remove(h)
+			s.Remove(h)
 			delete(m, h)
 		}
-		if got := s.has(h); got != m[h] {
+		if got := s.Has(h); got != m[h] {
 			t.Fatalf("step %d: has(%d) = %v, want %v", i, h, got, m[h])
 		}
 		if s.live != len(m) {
@@ -33,7 +33,7 @@ func TestIDSet(t *testing.T) {
 		}
 	}
 	for h := range uint64(5000) {
-		if s.has(h) != m[h] || s.has(h<<20) != m[h<<20] {
+		if s.Has(h) != m[h] || s.Has(h<<20) != m[h<<20] {
 			t.Fatalf("has(%d) disagrees with the map", h)
 		}
 	}
