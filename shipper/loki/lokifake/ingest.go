@@ -27,6 +27,7 @@ type stream struct {
 	entries []Entry           // storage on: in arrival order
 	byTS    map[int64][]int32 // storage on: entries by timestamp, for duplicates
 	hashes  hashset.Set       // storage off: hashes of (timestamp, line)
+	pending []uint64          // storage off: hashes added since the last lookup
 	highest time.Time
 	count   int64
 }
@@ -48,8 +49,20 @@ func entryHash(e *Entry) uint64 {
 // duplicate reports whether the stream holds an entry with the same
 // timestamp and line (structured metadata is not compared, as in Loki);
 // h is entryHash(e) with storage off.
+//
+// With storage off, an entry newer than every stored one cannot repeat one:
+// that needs no lookup, and the hashes of what is stored wait in pending,
+// in order, until a lookup needs them (a stream fed in order, as an agent
+// feeds it, then never probes the set, whose size is beyond the caches).
 func (s *stream) duplicate(e *Entry, h uint64, off bool) bool {
 	if off {
+		if s.count == 0 || e.Timestamp.After(s.highest) {
+			return false
+		}
+		for _, p := range s.pending {
+			s.hashes.Add(p)
+		}
+		s.pending = s.pending[:0]
 		return s.hashes.Has(h)
 	}
 	for _, i := range s.byTS[e.Timestamp.UnixNano()] {
@@ -66,7 +79,7 @@ func (s *stream) add(e *Entry, h uint64, off bool) {
 	}
 	s.count++
 	if off {
-		s.hashes.Add(h)
+		s.pending = append(s.pending, h)
 		return
 	}
 	ts := e.Timestamp.UnixNano()
