@@ -188,6 +188,9 @@ func (f *Fake) applyAll(items []item, fault Fault, out []result) []result {
 	defer f.mu.Unlock()
 	req := f.reqSeq - 1
 	for i := range items {
+		if i%touchBatch == 0 && f.opts.StorageOff {
+			f.st.touch(items[i:min(i+touchBatch, len(items))])
+		}
 		it := &items[i]
 		kind, scripted := fault.Items[i]
 		if !scripted && f.rule != nil {

@@ -123,3 +123,13 @@ func (s *Set) rehash() {
 		s.used++
 	}
 }
+
+// Touch reads the slot where a lookup of h starts and returns it, so that a
+// caller can have the memory of many lookups fetched at once (the loads are
+// independent) before doing them one by one.
+func (s *Set) Touch(h uint64) uint64 {
+	if len(s.slots) == 0 {
+		return 0
+	}
+	return s.slots[h&uint64(len(s.slots)-1)]
+}
