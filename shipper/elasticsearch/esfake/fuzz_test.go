@@ -20,12 +20,16 @@ func FuzzParseBulk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p, slow bulkParser
 		slow.slow = true
+		p.precheck, slow.precheck = true, true // as with storage off
 		items, e := p.parse(body, "d", nil)
 		want, we := slow.parse(body, "d", nil)
 		if !reflect.DeepEqual(items, want) || !reflect.DeepEqual(e, we) {
 			t.Fatalf("fast and general parsers differ:\n%+v %v\n%+v %v", items, e, want, we)
 		}
 		for _, it := range items {
+			if it.validSource != (len(it.source) > 0 && validObject(it.source)) {
+				t.Fatalf("validSource %v for %q", it.validSource, it.source)
+			}
 			if it.source != nil && validObject(it.source) {
 				var chk store
 				chk.init(Options{StorageOff: true}.withDefaults())

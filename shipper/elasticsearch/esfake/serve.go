@@ -131,6 +131,7 @@ func (f *Fake) serveBulk(w http.ResponseWriter, r *http.Request, defaultIndex st
 		f.writeError(w, r, badRequest("parse_exception", "request body is required"))
 		return
 	}
+	st.parser.precheck = f.opts.StorageOff
 	items, e := st.parser.parse(st.body, defaultIndex, st.items[:0])
 	st.items = items
 	if e != nil {

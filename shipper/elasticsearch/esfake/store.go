@@ -328,7 +328,11 @@ func (st *store) seqCheck(ix *index, it *item, d *doc, exists bool, id string) *
 }
 
 func (st *store) write(ix *index, it *item, r result) result {
-	upd, e := st.checkSource(ix, it.source, r.id)
+	var upd *mappingUpdate
+	var e *esError
+	if !it.validSource || !st.opts.StorageOff {
+		upd, e = st.checkSource(ix, it.source, r.id)
+	}
 	if e != nil {
 		r.status, r.err = e.Status, e
 		return r
