@@ -40,6 +40,8 @@ type item struct {
 	requireAlias           bool
 	requireDataStream      bool
 	line                   int // the action line's number (1-based)
+	// validSource: validObject(source) was true when parsed (precheck).
+	validSource bool
 }
 
 // updateBody is an update action's document line.
@@ -57,6 +59,9 @@ type bulkParser struct {
 	sc      scanner
 	indices map[string]string
 	slow    bool // no fast path (tests compare the two)
+	// precheck runs validObject on each index/create document as it is
+	// parsed (storage off, where that is the whole check).
+	precheck bool
 }
 
 // text returns a metadata value; _index values are interned.
@@ -125,6 +130,9 @@ func (p *bulkParser) parse(body []byte, defaultIndex string, items []item) ([]it
 			}
 		} else {
 			it.source = src
+			// Checked while the line is in the cache (validObject is a
+			// function of the bytes alone); apply trusts the flag.
+			it.validSource = p.precheck && len(src) > 0 && validObject(src)
 		}
 		items = append(items, it)
 	}

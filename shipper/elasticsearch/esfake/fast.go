@@ -185,6 +185,9 @@ func validString(b []byte, i int) (int, bool) {
 	}
 	i++
 	for {
+		for i+16 <= len(b) && special8Bits(binary.LittleEndian.Uint64(b[i:]))|special8Bits(binary.LittleEndian.Uint64(b[i+8:])) == 0 {
+			i += 16
+		}
 		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}

@@ -20,12 +20,16 @@ func FuzzParseBulk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p, slow bulkParser
 		slow.slow = true
+		p.precheck, slow.precheck = true, true // as with storage off
 		items, e := p.parse(body, "d", nil)
 		want, we := slow.parse(body, "d", nil)
 		if !reflect.DeepEqual(items, want) || !reflect.DeepEqual(e, we) {
 			t.Fatalf("fast and general parsers differ:\n%+v %v\n%+v %v", items, e, want, we)
 		}
 		for _, it := range items {
+			if it.validSource != (len(it.source) > 0 && validObject(it.source)) {
+				t.Fatalf("validSource %v for %q", it.validSource, it.source)
+			}
 			if it.source != nil && validObject(it.source) {
 				var chk store
 				chk.init(Options{StorageOff: true}.withDefaults())
@@ -45,15 +49,33 @@ func FuzzParseBulk(f *testing.F) {
 		for i := range items {
 			results = append(results, st.apply(&items[i], NoFault))
 		}
-		out := appendBulkResponse(nil, nil, Elasticsearch, 0, true, results)
-		if filtered := appendBulkResponse(nil, &filter{}, Elasticsearch, 0, true, results); !bytes.Equal(out, filtered) {
+		out := appendBulkResponse(nil, nil, Elasticsearch, 0, true, results, nil)
+		if filtered := appendBulkResponse(nil, &filter{}, Elasticsearch, 0, true, results, nil); !bytes.Equal(out, filtered) {
 			t.Fatalf("fast answer %s\ndiffers from the general one %s", out, filtered)
+		}
+		// The item cache gives what the general writer gives, whatever the filter.
+		for _, fp := range cacheFilters {
+			var ic itemCache
+			ic.reset(fp)
+			for range 2 { // a cold cache, then a warm one
+				got := appendBulkResponse(nil, parseFilterPath(fp), Elasticsearch, 0, true, results, &ic)
+				if want := appendBulkResponse(nil, parseFilterPath(fp), Elasticsearch, 0, true, results, nil); !bytes.Equal(got, want) {
+					t.Fatalf("filter_path=%s: cached answer %s\ndiffers from the general one %s", fp, got, want)
+				}
+			}
 		}
 		var resp struct{ Items []json.RawMessage }
 		if err := json.Unmarshal(out, &resp); err != nil || len(resp.Items) != len(items) {
 			t.Fatalf("answer %s (%v) for %d items", out, err, len(items))
 		}
 	})
+}
+
+// cacheFilters are filter_path values the item cache is checked under.
+var cacheFilters = []string{
+	"errors,items.*.status,items.*.error.type,items.*.error.reason",
+	"items.*._id", "-items.*._index", "errors", "items", "items.**.total", "**.status,-**._shards",
+	"items.create", "items.*._shards", "took,items.index.result,items.*.error",
 }
 
 // FuzzScanner checks the scanner against encoding/json: a line it reads as

@@ -382,9 +382,16 @@ const (
 // special8 tells whether any of the eight bytes of w is a control
 // character, '"', '\\' or not ASCII (the classic SWAR zero-byte tests).
 func special8(w uint64) bool {
-	zero := func(v uint64) uint64 { return (v - lo8) & ^v & hi8 }
-	less := (w - 0x20*lo8) & ^w & hi8
-	return (w&hi8)|less|zero(w^('"'*lo8))|zero(w^('\\'*lo8)) != 0
+	return special8Bits(w) != 0
+}
+
+// special8Bits is non-zero when special8 is true. With no byte at 0x80 or
+// above (w's high bits are ORed in), the borrows of the three subtractions
+// reach a byte's high bit exactly when that byte is below 0x20, '"' or '\\'
+// (the usual "has less than" and "has zero" tricks, without their ^w terms,
+// which are all ones there).
+func special8Bits(w uint64) uint64 {
+	return (w | (w - 0x20*lo8) | ((w ^ '"'*lo8) - lo8) | ((w ^ '\\'*lo8) - lo8)) & hi8
 }
 
 func isHex4(b []byte) bool {

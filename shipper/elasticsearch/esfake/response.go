@@ -1,6 +1,7 @@
 package esfake
 
 import (
+	"bytes"
 	"path"
 	"strconv"
 	"strings"
@@ -197,7 +198,9 @@ func (e *emitter) int(name string, v int64) {
 }
 
 // appendBulkResponse writes the bulk answer in the flavor's field order.
-func appendBulkResponse(b []byte, fl *filter, flavor Flavor, took int64, errorsSeen bool, results []result) []byte {
+// ic, when not nil, remembers the filtered rendering of successful items
+// (see itemCache).
+func appendBulkResponse(b []byte, fl *filter, flavor Flavor, took int64, errorsSeen bool, results []result, ic *itemCache) []byte {
 	e := emitter{b: b, fl: fl}
 	e.open("", false)
 	errs := []byte("false")
@@ -217,6 +220,15 @@ func appendBulkResponse(b []byte, fl *filter, flavor Flavor, took int64, errorsS
 				e.member("")
 				e.b = appendCreated(e.b, r)
 				continue
+			}
+			if ic != nil && fl != nil {
+				if out, ok := ic.lookup(&e, &results[i]); ok {
+					if len(out) > 0 {
+						e.member("")
+						e.b = append(e.b, out...)
+					}
+					continue
+				}
 			}
 			appendItem(&e, &results[i])
 		}
@@ -258,4 +270,72 @@ func appendItem(e *emitter, r *result) {
 		e.close(false)
 	}
 	e.close(false)
+}
+
+// itemCache holds, for one filter_path, the rendering of successful items
+// whose filtered answer depends only on their action, status, result and
+// version (the common case: filter_path keeps the status and the errors).
+// lookup either gives exactly what appendItem writes (without the leading
+// comma; empty when the filter drops the item) or declines.
+type itemCache struct {
+	filter  string
+	entries []cacheEntry
+	probe   emitter
+}
+
+type cacheKey struct {
+	action, result string
+	status         int
+	version        int64
+	noop           bool
+}
+
+type cacheEntry struct {
+	key cacheKey
+	out []byte
+	ok  bool // false: the rendering depends on the index, id or seq_no
+}
+
+// reset keeps the entries when the filter is the same as last time.
+func (ic *itemCache) reset(filter string) {
+	if filter != ic.filter {
+		ic.filter, ic.entries = filter, ic.entries[:0]
+	}
+}
+
+func (ic *itemCache) lookup(e *emitter, r *result) ([]byte, bool) {
+	if r.err != nil || len(e.stack) != 2 || len(e.path) != 1 || e.path[0] != "items" {
+		return nil, false
+	}
+	k := cacheKey{action: r.action, result: r.result, status: r.status, version: r.version, noop: r.noop}
+	for i := range ic.entries {
+		if ic.entries[i].key == k {
+			return ic.entries[i].out, ic.entries[i].ok
+		}
+	}
+	if len(ic.entries) >= 16 {
+		return nil, false
+	}
+	// Render two probes that differ in every other value: equal renderings
+	// do not depend on them, as the filter decides by names only.
+	a := result{action: r.action, index: "a", id: "a", hasID: true, status: r.status, result: r.result, version: r.version, seqNo: 0, noop: r.noop}
+	b := a
+	b.index, b.id, b.hasID, b.seqNo = "b", "", false, 1
+	outA := ic.render(e, &a)
+	outB := ic.render(e, &b)
+	ent := cacheEntry{key: k, out: outA, ok: bytes.Equal(outA, outB)}
+	ic.entries = append(ic.entries, ent)
+	return ent.out, ent.ok
+}
+
+// render writes r alone as appendItem would inside e's items array.
+func (ic *itemCache) render(e *emitter, r *result) []byte {
+	p := &ic.probe
+	top := e.stack[1]
+	top.start, top.n = 0, 0
+	p.b, p.fl = nil, e.fl
+	p.path = append(p.path[:0], e.path...)
+	p.stack = append(p.stack[:0], e.stack[0], top)
+	appendItem(p, r)
+	return p.b
 }

@@ -46,6 +46,7 @@ type bulkState struct {
 	results []result
 	out     []byte
 	parser  bulkParser
+	cache   itemCache
 }
 
 func (f *Fake) getState() *bulkState {
@@ -130,6 +131,7 @@ func (f *Fake) serveBulk(w http.ResponseWriter, r *http.Request, defaultIndex st
 		f.writeError(w, r, badRequest("parse_exception", "request body is required"))
 		return
 	}
+	st.parser.precheck = f.opts.StorageOff
 	items, e := st.parser.parse(st.body, defaultIndex, st.items[:0])
 	st.items = items
 	if e != nil {
@@ -159,7 +161,9 @@ func (f *Fake) serveBulk(w http.ResponseWriter, r *http.Request, defaultIndex st
 		}
 	}
 	took := time.Since(start).Milliseconds()
-	st.out = appendBulkResponse(st.out[:0], parseFilterPath(q.Get("filter_path")), f.opts.Flavor, took, anyErr, st.results)
+	fp := q.Get("filter_path")
+	st.cache.reset(fp)
+	st.out = appendBulkResponse(st.out[:0], parseFilterPath(fp), f.opts.Flavor, took, anyErr, st.results, &st.cache)
 	if fault.Delay > 0 {
 		t := time.NewTimer(fault.Delay)
 		select {
@@ -185,6 +189,9 @@ func (f *Fake) applyAll(items []item, fault Fault, out []result) []result {
 	defer f.mu.Unlock()
 	req := f.reqSeq - 1
 	for i := range items {
+		if i%touchBatch == 0 && f.opts.StorageOff {
+			f.st.touch(items[i:min(i+touchBatch, len(items))])
+		}
 		it := &items[i]
 		kind, scripted := fault.Items[i]
 		if !scripted && f.rule != nil {

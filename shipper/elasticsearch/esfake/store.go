@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/capstan-agent/capstan/shipper/internal/hashset"
 )
 
 // Document is a stored document.
@@ -32,6 +34,8 @@ type store struct {
 	seed        maphash.Seed
 	sc          scanner // reused by validateOnly
 	walk        docWalk // reused by mapping checks
+	validName   string  // the last index name validateIndexName accepted
+	touched     uint64  // what touch read, kept so that its loads stay
 }
 
 type index struct {
@@ -40,9 +44,9 @@ type index struct {
 	uuid       string
 	dataStream bool
 	closed     bool
-	docs       map[string]*doc     // storage on
-	order      []*doc              // storage on: in order of first creation
-	ids        map[uint64]struct{} // storage off: hashes of the live ids
+	docs       map[string]*doc // storage on
+	order      []*doc          // storage on: in order of first creation
+	ids        hashset.Set     // storage off: hashes of the live ids
 	live       int64
 	seqNo      int64 // the next sequence number
 	mapping    mapping
@@ -107,9 +111,7 @@ func (st *store) resolve(name string) *index {
 			ix.concrete = fmt.Sprintf(".ds-%s-%s-000001", name, st.opts.Now().UTC().Format("2006.01.02"))
 		}
 	}
-	if st.opts.StorageOff {
-		ix.ids = make(map[uint64]struct{})
-	} else {
+	if !st.opts.StorageOff {
 		ix.docs = make(map[string]*doc)
 		ix.mapping.init(ix.dataStream)
 	}
@@ -171,8 +173,12 @@ func (st *store) apply(it *item, fault ItemFault) result {
 		r.status, r.err = e.Status, e
 		return r
 	}
-	if e := validateIndexName(it.index); e != nil {
-		return fail(e)
+	// The name's check is a function of the name: the last good one is kept.
+	if it.index == "" || it.index != st.validName {
+		if e := validateIndexName(it.index); e != nil {
+			return fail(e)
+		}
+		st.validName = it.index
 	}
 	if it.requireAlias {
 		return fail(&esError{Status: 404, Type: "index_not_found_exception",
@@ -272,10 +278,34 @@ func failedToParse(err error) string {
 
 func (st *store) hashID(id string) uint64 { return maphash.String(st.seed, id) }
 
+// touchBatch is how many items touch runs ahead of apply.
+const touchBatch = 128
+
+// touch has the ids' slots of items fetched from memory together, before
+// apply looks them up one at a time (storage off: the set of millions of
+// ids is beyond the caches, and one miss after the other is the cost). It
+// changes nothing.
+func (st *store) touch(items []item) {
+	var ix *index
+	var sink uint64
+	for i := range items {
+		it := &items[i]
+		if !it.hasID {
+			continue
+		}
+		if ix == nil || ix.name != it.index {
+			if ix = st.indices[it.index]; ix == nil {
+				continue
+			}
+		}
+		sink += ix.ids.Touch(st.hashID(it.id))
+	}
+	st.touched += sink
+}
+
 func (st *store) lookup(ix *index, id string) (d *doc, exists bool) {
 	if st.opts.StorageOff {
-		_, ok := ix.ids[st.hashID(id)]
-		return nil, ok
+		return nil, ix.ids.Has(st.hashID(id))
 	}
 	d = ix.docs[id]
 	return d, d != nil && d.live
@@ -298,7 +328,11 @@ func (st *store) seqCheck(ix *index, it *item, d *doc, exists bool, id string) *
 }
 
 func (st *store) write(ix *index, it *item, r result) result {
-	upd, e := st.checkSource(ix, it.source, r.id)
+	var upd *mappingUpdate
+	var e *esError
+	if !it.validSource || !st.opts.StorageOff {
+		upd, e = st.checkSource(ix, it.source, r.id)
+	}
 	if e != nil {
 		r.status, r.err = e.Status, e
 		return r
@@ -333,7 +367,7 @@ func (st *store) write(ix *index, it *item, r result) result {
 // of id when documents are kept.
 func (st *store) store(ix *index, id string, src []byte, exists bool, r *result) {
 	if st.opts.StorageOff {
-		ix.ids[st.hashID(id)] = struct{}{}
+		ix.ids.Add(st.hashID(id))
 		if !exists {
 			ix.live++
 		}
@@ -371,7 +405,7 @@ func (st *store) delete(ix *index, it *item, r result) result {
 	r.status, r.result, r.version = 200, "deleted", 2
 	ix.live--
 	if st.opts.StorageOff {
-		delete(ix.ids, st.hashID(r.id))
+		ix.ids.Remove(st.hashID(r.id))
 		return r
 	}
 	d.live = false

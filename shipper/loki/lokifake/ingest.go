@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/capstan-agent/capstan/shipper/internal/hashset"
 )
 
 // Entry is one log entry of a stream.
@@ -22,34 +24,47 @@ type tenant struct {
 
 type stream struct {
 	labels  string
-	entries []Entry             // storage on: in arrival order
-	byTS    map[int64][]int32   // storage on: entries by timestamp, for duplicates
-	hashes  map[uint64]struct{} // storage off: hashes of (timestamp, line)
+	entries []Entry           // storage on: in arrival order
+	byTS    map[int64][]int32 // storage on: entries by timestamp, for duplicates
+	hashes  hashset.Set       // storage off: hashes of (timestamp, line)
+	pending []uint64          // storage off: hashes added since the last lookup
+	touched uint64            // what touch read, kept so that its loads stay
 	highest time.Time
 	count   int64
 }
 
 var seed = maphash.MakeSeed()
 
+// entryHash hashes (timestamp, line): the line's hash plus the timestamp
+// times an odd constant, through a bijective finalizer, so that one line at
+// two timestamps never collides.
 func entryHash(e *Entry) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	var ts [8]byte
-	n := e.Timestamp.UnixNano()
-	for i := range ts {
-		ts[i] = byte(n >> (8 * i))
-	}
-	h.Write(ts[:])
-	h.WriteString(e.Line)
-	return h.Sum64()
+	h := maphash.String(seed, e.Line) + uint64(e.Timestamp.UnixNano())*0x9e3779b97f4a7c15
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	return h ^ h>>33
 }
 
 // duplicate reports whether the stream holds an entry with the same
-// timestamp and line (structured metadata is not compared, as in Loki).
-func (s *stream) duplicate(e *Entry, off bool) bool {
+// timestamp and line (structured metadata is not compared, as in Loki);
+// h is entryHash(e) with storage off.
+//
+// With storage off, an entry newer than every stored one cannot repeat one:
+// that needs no lookup, and the hashes of what is stored wait in pending,
+// in order, until a lookup needs them (a stream fed in order, as an agent
+// feeds it, then never probes the set, whose size is beyond the caches).
+func (s *stream) duplicate(e *Entry, h uint64, off bool) bool {
 	if off {
-		_, ok := s.hashes[entryHash(e)]
-		return ok
+		if s.count == 0 || e.Timestamp.After(s.highest) {
+			return false
+		}
+		for _, p := range s.pending {
+			s.hashes.Add(p)
+		}
+		s.pending = s.pending[:0]
+		return s.hashes.Has(h)
 	}
 	for _, i := range s.byTS[e.Timestamp.UnixNano()] {
 		if s.entries[i].Line == e.Line {
@@ -59,18 +74,50 @@ func (s *stream) duplicate(e *Entry, off bool) bool {
 	return false
 }
 
-func (s *stream) add(e Entry, off bool) {
+// touchBatch is how many entries touch runs ahead of the lookups.
+const touchBatch = 128
+
+// touch returns the entries' hashes appended to hs, and has the set's slots
+// of those that will be looked up (not newer than the stream's newest)
+// fetched from memory together, so that the cache misses of a set of
+// millions of hashes overlap instead of coming one after the other. Pending
+// hashes are moved into the set first; nothing else changes.
+func (s *stream) touch(es []Entry, hs []uint64) []uint64 {
+	looked := false
+	for i := range es {
+		hs = append(hs, entryHash(&es[i]))
+		looked = looked || s.count > 0 && !es[i].Timestamp.After(s.highest)
+	}
+	if !looked {
+		return hs
+	}
+	for _, p := range s.pending {
+		s.hashes.Add(p)
+	}
+	s.pending = s.pending[:0]
+	// A loop of loads alone, so that many misses are in flight at once.
+	var sink uint64
+	for i, h := range hs {
+		if s.count > 0 && !es[i].Timestamp.After(s.highest) {
+			sink += s.hashes.Touch(h)
+		}
+	}
+	s.touched += sink
+	return hs
+}
+
+func (s *stream) add(e *Entry, h uint64, off bool) {
 	if e.Timestamp.After(s.highest) {
 		s.highest = e.Timestamp
 	}
 	s.count++
 	if off {
-		s.hashes[entryHash(&e)] = struct{}{}
+		s.pending = append(s.pending, h)
 		return
 	}
 	ts := e.Timestamp.UnixNano()
 	s.byTS[ts] = append(s.byTS[ts], int32(len(s.entries)))
-	s.entries = append(s.entries, e)
+	s.entries = append(s.entries, *e)
 }
 
 // validated is a stream of the push after the distributor's checks.
@@ -189,9 +236,7 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 			return http.StatusTooManyRequests, fmt.Sprintf("Maximum active stream limit exceeded when trying to create stream %s, reduce the number of active streams (reduce labels or reduce label values), or contact your Loki administrator to see if the limit can be increased, user: '%s'", v.labels, tenantID)
 		}
 		s = &stream{labels: v.labels}
-		if o.StorageOff {
-			s.hashes = map[uint64]struct{}{}
-		} else {
+		if !o.StorageOff {
 			s.byTS = map[int64][]int32{}
 		}
 		t.streams[v.labels] = s
@@ -201,9 +246,12 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 		reason string
 	}
 	var fails []failed
-	nfail := 0
+	nfail, stored := 0, 0
 	for i := range v.entries {
 		e := &v.entries[i]
+		if o.StorageOff && i%touchBatch == 0 {
+			f.hashBuf = s.touch(v.entries[i:min(i+touchBatch, len(v.entries))], f.hashBuf[:0])
+		}
 		// Loki's order: an entry too far behind the newest is refused, even
 		// if it was stored before; an accepted repeat is dropped silently
 		// (Loki drops a repeat of the last line first, but the last accepted
@@ -216,13 +264,20 @@ func (f *Fake) push(t *tenant, tenantID string, v validated, refused map[string]
 			}
 			continue
 		}
-		if s.duplicate(e, o.StorageOff) {
+		var h uint64
+		if o.StorageOff {
+			h = f.hashBuf[i%touchBatch]
+		}
+		if s.duplicate(e, h, o.StorageOff) {
 			f.stats.Duplicates++
 			continue
 		}
-		s.add(*e, o.StorageOff)
-		f.stats.Stored++
-		f.stats.Streams[StreamKey{tenantID, v.labels}]++
+		s.add(e, h, o.StorageOff)
+		stored++
+	}
+	if stored > 0 {
+		f.stats.Stored += int64(stored)
+		f.stats.Streams[StreamKey{tenantID, v.labels}] += int64(stored)
 	}
 	if nfail == 0 {
 		return 0, ""

@@ -75,6 +75,10 @@ func decodePush(b []byte, req *pushRequest, borrow bool) error {
 			}
 			b = b[n:]
 			var s pushStream
+			if borrow && len(req.streams) < cap(req.streams) {
+				// Nothing is kept of a borrowed request: reuse its arrays.
+				s.entries = req.streams[:len(req.streams)+1][len(req.streams)].entries[:0]
+			}
 			if err := decodeStream(v, &s, len(req.streams), borrow); err != nil {
 				return err
 			}
@@ -118,8 +122,14 @@ func decodeStream(b []byte, s *pushStream, index int, borrow bool) error {
 				return &protoError{where + ".entries", protowire.ParseError(n).Error()}
 			}
 			var e Entry
+			if borrow && len(s.entries) < cap(s.entries) {
+				e.StructuredMetadata = s.entries[:len(s.entries)+1][len(s.entries)].StructuredMetadata[:0]
+			}
 			if err := decodeEntry(v, &e, where, len(s.entries), borrow); err != nil {
 				return err
+			}
+			if len(e.StructuredMetadata) == 0 {
+				e.StructuredMetadata = nil
 			}
 			s.entries = append(s.entries, e)
 			b = b[n:]
@@ -179,7 +189,7 @@ func decodeEntry(b []byte, e *Entry, stream string, index int, borrow bool) erro
 				return &protoError{where(), protowire.ParseError(n).Error()}
 			}
 			var lp LabelPair
-			if err := decodePair(v, &lp); err != nil {
+			if err := decodePair(v, &lp, borrow); err != nil {
 				return &protoError{where() + ".structuredMetadata", err.Error()}
 			}
 			if num == 3 {
@@ -246,7 +256,7 @@ func decodeTimestamp(b []byte) (sec, nsec int64, err error) {
 
 var errPairType = errors.New("wrong wireType for a LabelPairAdapter field")
 
-func decodePair(b []byte, lp *LabelPair) error {
+func decodePair(b []byte, lp *LabelPair, borrow bool) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -261,10 +271,14 @@ func decodePair(b []byte, lp *LabelPair) error {
 			if n < 0 {
 				return protowire.ParseError(n)
 			}
+			str := unsafe.String(unsafe.SliceData(v), len(v))
+			if !borrow {
+				str = string(v)
+			}
 			if num == 1 {
-				lp.Name = string(v)
+				lp.Name = str
 			} else {
-				lp.Value = string(v)
+				lp.Value = str
 			}
 			b = b[n:]
 			continue

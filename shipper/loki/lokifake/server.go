@@ -136,6 +136,7 @@ type Fake struct {
 	mu      sync.Mutex
 	tenants map[string]*tenant
 	stats   Stats
+	hashBuf []uint64 // storage off: the entries' hashes for push
 	script  []Fault
 
 	closing   chan struct{}
