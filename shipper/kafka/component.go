@@ -96,6 +96,11 @@ func (c *client) open() error {
 		kgo.DialTimeout(cfg.ConnectTimeout),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
+		// A topic the cluster does not know fails the request at once with
+		// unknown_topic (the engine retries it, forever): franz-go's default
+		// of four metadata rounds can outlast the request's timeout, and the
+		// output would then say "timeout" where it knows better.
+		kgo.UnknownTopicRetries(1),
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxMessageBytes)),
 		kgo.MaxBufferedRecords(cfg.Concurrency*cfg.Batch.MaxRecords + 1024),
 		kgo.WithLogger(kgoLogger{c.log}),
