@@ -111,6 +111,7 @@ var (
 	ErrCRC       = errors.New("batch: crc mismatch")
 	ErrCodec     = errors.New("batch: unknown codec")
 	ErrMalformed = errors.New("batch: malformed record section")
+	ErrOffsets   = errors.New("batch: record offsets past 2^64")
 )
 
 // ParseHeader reads and checks the fixed header: a known magic, a length
@@ -144,6 +145,9 @@ func ParseHeader(b []byte) (Header, error) {
 	}
 	if h.Codec() != CodecNone {
 		return h, fmt.Errorf("%w %d", ErrCodec, h.Codec())
+	}
+	if h.NextOffset() < h.BaseOffset { // a damaged base offset: the records' offsets would wrap
+		return h, fmt.Errorf("%w: base offset %d, %d records", ErrOffsets, h.BaseOffset, h.Count)
 	}
 	return h, nil
 }
