@@ -18,7 +18,7 @@ func (p *bulkParser) fastAction(b []byte, line int, defaultIndex string) (it ite
 	if len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
 	}
-	if len(b) < 6 || b[0] != '{' || b[1] != '"' || !bytes.HasSuffix(b, []byte("}}")) {
+	if len(b) < 6 || b[0] != '{' || b[1] != '"' || !bytes.HasSuffix(b, []byte("}}")) || !plainASCII(b) {
 		return it, false
 	}
 	rest := b[2:]
@@ -70,21 +70,47 @@ func (p *bulkParser) fastAction(b []byte, line int, defaultIndex string) (it ite
 	return it, true
 }
 
-// plainString reads "…" at the start of b when it holds no escape and no
-// byte that needs checking (control characters, non-ASCII).
+// plainString reads "…" at the start of b, a line that plainASCII passed
+// (no escape, no byte that needs checking): its end is the next quote.
 func plainString(b []byte) (s, rest []byte, ok bool) {
 	if len(b) < 2 || b[0] != '"' {
 		return nil, nil, false
 	}
-	for i := 1; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
-			return b[1:i], b[i+1:], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, nil, false
+	n := bytes.IndexByte(b[1:], '"')
+	if n < 0 {
+		return nil, nil, false
+	}
+	return b[1 : 1+n], b[n+2:], true
+}
+
+// plainASCII reports whether s holds only printable ASCII other than '\\'
+// (bytes 0x20–0x7f). The backslash is found by IndexByte (vectorised); the
+// rest by the classic SWAR test ORed over the words, one branch at the
+// end: a byte at 0x80 or above sets its high bit, a byte below 0x20 borrows
+// into it, and a word of bytes in 0x20–0x7f does neither.
+func plainASCII(s []byte) bool {
+	if bytes.IndexByte(s, '\\') >= 0 {
+		return false
+	}
+	var acc uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := binary.LittleEndian.Uint64(s[i:])
+		acc |= w | (w - 0x20*lo8)
+	}
+	if i < len(s) {
+		if len(s) >= 8 { // the last eight bytes again, overlapping
+			w := binary.LittleEndian.Uint64(s[len(s)-8:])
+			acc |= w | (w - 0x20*lo8)
+		} else {
+			for _, c := range s[i:] {
+				if c < 0x20 || c >= 0x80 {
+					return false
+				}
+			}
 		}
 	}
-	return nil, nil, false
+	return acc&hi8 == 0
 }
 
 func (p *bulkParser) intern(b []byte) string {
@@ -100,9 +126,13 @@ func (p *bulkParser) intern(b []byte) string {
 }
 
 // validObject reports whether b is exactly one JSON object, valid by
-// RFC 8259, with ASCII-only strings (anything else is left to the scanner,
-// which also words the errors).
+// RFC 8259, with ASCII-only strings without escapes (anything else is left
+// to the scanner, which also words the errors). The bytes are checked once
+// for the whole line, so that a string ends at its next quote.
 func validObject(b []byte) bool {
+	if !plainASCII(b) {
+		return false
+	}
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
@@ -177,31 +207,16 @@ func validValue(b []byte, i, depth int) (int, bool) {
 	return i, false
 }
 
-// validString checks an ASCII string without control characters; escapes
-// are left to the scanner.
+// validString reads a string of a line that plainASCII passed.
 func validString(b []byte, i int) (int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return i, false
 	}
-	i++
-	for {
-		for i+16 <= len(b) && special8Bits(binary.LittleEndian.Uint64(b[i:]))|special8Bits(binary.LittleEndian.Uint64(b[i+8:])) == 0 {
-			i += 16
-		}
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
-		}
-		if i >= len(b) {
-			return i, false
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return i, false
-		}
-		i++
+	n := bytes.IndexByte(b[i+1:], '"')
+	if n < 0 {
+		return i, false
 	}
+	return i + n + 2, true
 }
 
 // appendCreated writes a successful write item without the filter machinery.

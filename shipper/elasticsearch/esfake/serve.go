@@ -188,6 +188,10 @@ func (f *Fake) applyAll(items []item, fault Fault, out []result) []result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	req := f.reqSeq - 1
+	var counts itemCounts
+	defer counts.flush(&f.stats)
+	var lastName string
+	var lastIx *index
 	for i := range items {
 		if i%touchBatch == 0 && f.opts.StorageOff {
 			f.st.touch(items[i:min(i+touchBatch, len(items))])
@@ -204,7 +208,11 @@ func (f *Fake) applyAll(items []item, fault Fault, out []result) []result {
 		f.itemSeq++
 		res := f.st.apply(it, kind)
 		out = append(out, res)
-		f.stats.countItem(&res, f.st.indices[it.index])
+		f.stats.countItem(&res)
+		if lastIx == nil || it.index != lastName {
+			lastName, lastIx = it.index, f.st.indices[it.index]
+		}
+		counts.add(res.status, lastIx)
 	}
 	return out
 }

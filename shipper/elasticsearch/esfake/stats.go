@@ -39,10 +39,10 @@ func (s *Stats) clone() Stats {
 	return c
 }
 
-// countItem runs under Fake.mu.
-func (s *Stats) countItem(r *result, ix *index) {
+// countItem runs under Fake.mu. The item's status and its index's
+// document count are counted by the caller, itemCounts, once a request.
+func (s *Stats) countItem(r *result) {
 	s.Items++
-	s.ItemsByStatus[r.status]++
 	switch {
 	case r.err != nil:
 		if r.exists {
@@ -57,7 +57,43 @@ func (s *Stats) countItem(r *result, ix *index) {
 	case r.result == "noop":
 		s.Noops++
 	}
-	if ix != nil {
+}
+
+// itemCounts gathers a request's items by status and the indices they
+// touched, so that the maps of Stats are written once a request rather
+// than once an item.
+type itemCounts struct {
+	status  [600]int64 // HTTP statuses, 100–599
+	other   map[int]int64
+	indices []*index
+}
+
+func (c *itemCounts) add(status int, ix *index) {
+	if status >= 0 && status < len(c.status) {
+		c.status[status]++
+	} else {
+		if c.other == nil {
+			c.other = map[int]int64{}
+		}
+		c.other[status]++
+	}
+	if ix != nil && (len(c.indices) == 0 || c.indices[len(c.indices)-1] != ix) {
+		c.indices = append(c.indices, ix)
+	}
+}
+
+// flush writes the counts into s (under Fake.mu): the statuses, and each
+// touched index's live document count as it is now.
+func (c *itemCounts) flush(s *Stats) {
+	for st, n := range c.status {
+		if n > 0 {
+			s.ItemsByStatus[st] += n
+		}
+	}
+	for st, n := range c.other {
+		s.ItemsByStatus[st] += n
+	}
+	for _, ix := range c.indices {
 		s.Docs[ix.name] = ix.live
 	}
 }
