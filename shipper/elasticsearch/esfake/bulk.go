@@ -62,6 +62,8 @@ type bulkParser struct {
 	// precheck runs validObject on each index/create document as it is
 	// parsed (storage off, where that is the whole check).
 	precheck bool
+	// borrowIDs: fastAction's ids borrow the body (storage off: idString).
+	borrowIDs bool
 }
 
 // text returns a metadata value; _index values are interned.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strconv"
+	"unsafe"
 )
 
 // Fast paths for what bulk clients send almost always. Each one either
@@ -62,7 +63,7 @@ func (p *bulkParser) fastAction(b []byte, line int, defaultIndex string) (it ite
 				return it, false
 			}
 			seen |= 2
-			it.id, it.hasID = string(val), true
+			it.id, it.hasID = p.idString(val), true
 		default:
 			return it, false
 		}
@@ -111,6 +112,17 @@ func plainASCII(s []byte) bool {
 		}
 	}
 	return acc&hi8 == 0
+}
+
+// idString is an item's _id. With storage off nothing keeps an id past its
+// request (the store keeps its hash; answers, errors and an ItemRule's
+// Item are written from it or copied before the request ends), so the id
+// borrows the body's bytes rather than being copied.
+func (p *bulkParser) idString(b []byte) string {
+	if p.borrowIDs && len(b) > 0 {
+		return unsafe.String(&b[0], len(b))
+	}
+	return string(b)
 }
 
 func (p *bulkParser) intern(b []byte) string {

@@ -21,6 +21,7 @@ func FuzzParseBulk(f *testing.F) {
 		var p, slow bulkParser
 		slow.slow = true
 		p.precheck, slow.precheck = true, true // as with storage off
+		p.borrowIDs = true
 		items, e := p.parse(body, "d", nil)
 		want, we := slow.parse(body, "d", nil)
 		if !reflect.DeepEqual(items, want) || !reflect.DeepEqual(e, we) {

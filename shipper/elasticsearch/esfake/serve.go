@@ -131,7 +131,7 @@ func (f *Fake) serveBulk(w http.ResponseWriter, r *http.Request, defaultIndex st
 		f.writeError(w, r, badRequest("parse_exception", "request body is required"))
 		return
 	}
-	st.parser.precheck = f.opts.StorageOff
+	st.parser.precheck, st.parser.borrowIDs = f.opts.StorageOff, f.opts.StorageOff
 	items, e := st.parser.parse(st.body, defaultIndex, st.items[:0])
 	st.items = items
 	if e != nil {
@@ -199,7 +199,7 @@ func (f *Fake) applyAll(items []item, fault Fault, out []result) []result {
 		it := &items[i]
 		kind, scripted := fault.Items[i]
 		if !scripted && f.rule != nil {
-			id := it.id
+			id := strings.Clone(it.id) // the rule may keep it; it.id may borrow the body
 			if !it.hasID {
 				id = ""
 			}
@@ -243,6 +243,10 @@ func (f *Fake) readBody(r *http.Request, st *bulkState) (wire int64, tooLarge bo
 		src = zr
 	}
 	// Any other Content-Encoding is passed through undecoded, as Netty does.
+	if identity && r.ContentLength > 0 && cap(st.body) < int(r.ContentLength)+bytes.MinRead {
+		// Room for the body and ReadFrom's last read, which sees EOF.
+		st.body = make([]byte, 0, int(r.ContentLength)+bytes.MinRead)
+	}
 	buf := bytes.NewBuffer(st.body[:0])
 	n, err := buf.ReadFrom(io.LimitReader(src, limit+1))
 	st.body = buf.Bytes()

@@ -36,6 +36,7 @@ type store struct {
 	walk        docWalk // reused by mapping checks
 	validName   string  // the last index name validateIndexName accepted
 	touched     uint64  // what touch read, kept so that its loads stay
+	last        *index  // what resolve returned last (indices are never removed)
 }
 
 type index struct {
@@ -64,7 +65,7 @@ type doc struct {
 
 func (st *store) init(opts Options) {
 	st.opts = opts
-	st.indices = make(map[string]*index)
+	st.indices, st.last = make(map[string]*index), nil
 	st.seed = maphash.MakeSeed()
 	rand.Read(st.idPrefix[:])
 	st.clusterUUID = randomUUID()
@@ -99,7 +100,11 @@ func (st *store) isDataStream(name string) bool {
 // resolve returns the index or data stream name, creating it on first use
 // as action.auto_create_index does.
 func (st *store) resolve(name string) *index {
+	if st.last != nil && st.last.name == name {
+		return st.last
+	}
 	if ix := st.indices[name]; ix != nil {
+		st.last = ix
 		return ix
 	}
 	ix := &index{name: name, concrete: name, uuid: randomUUID(), seqNo: 0}
@@ -116,6 +121,7 @@ func (st *store) resolve(name string) *index {
 		ix.mapping.init(ix.dataStream)
 	}
 	st.indices[name] = ix
+	st.last = ix
 	return ix
 }
 
