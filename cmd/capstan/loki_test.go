@@ -41,6 +41,11 @@ func TestLokiEdgeCoreKill(t *testing.T) {
     endpoint: %s
     labels: {job: input, filename: log.file.path}
     concurrency: 4
+    # Two requests of a file's stream out at once, while their entries lie
+    # within 100ms of each other (inside the fake's window, as the default
+    # 1m is inside Loki's 1h).
+    stream_in_flight: 2
+    stream_in_flight_span: 100ms
     batch: {max_records: 500}
     retry: {initial: 20ms, max: 200ms}
 `, fake.URL))

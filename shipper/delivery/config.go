@@ -118,6 +118,15 @@ type Options struct {
 	// dead-lettered): for destinations that refuse records older than what
 	// they hold (Loki streams).
 	Ordered bool
+	// OrderedInFlight is, with Ordered, how many of a key's requests may
+	// be in flight at once per partition (0 or 1: one at a time). A
+	// request goes while others of its key are out only if its newest
+	// record's timestamp is at most OrderedSpan after the oldest record's
+	// of those: whichever lands first, a destination that takes records
+	// out of order within a window longer than OrderedSpan (Loki's
+	// out-of-order window) takes them all, as it would in order.
+	OrderedInFlight int
+	OrderedSpan     time.Duration
 	// Timeout bounds one Send (0: none); a send that runs out is retried.
 	Timeout time.Duration
 	// SyncInterval is how often checkpoints and the Syncer are made

@@ -208,7 +208,7 @@ func (e *Engine) rebuild(ctx context.Context, req *Request, offs []uint64) bool 
 			failed = append(failed, deadItem{off: rec.Offset, reason: "encode", detail: err.Error()})
 			return nil
 		}
-		req.added(rec.Offset)
+		req.added(rec.Offset, rec.Timestamp)
 		return nil
 	})
 	if err != nil {

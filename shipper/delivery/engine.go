@@ -290,7 +290,7 @@ func (e *Engine) resolved(req *Request) {
 	point := l.done(req.entry)
 	wake := false
 	if e.opts.Ordered {
-		delete(l.busy, req.key)
+		l.unbusy(req.key, req.entry)
 		wake = true
 	}
 	l.mu.Unlock()

@@ -407,6 +407,86 @@ func TestOrderedKeys(t *testing.T) {
 	}
 }
 
+// With Ordered and OrderedInFlight above 1, up to that many requests of a
+// key are in flight at once, but only while the newest record of each is
+// within OrderedSpan of the oldest record of those out; they are sent in
+// offset order.
+func TestOrderedInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		inFlight int
+		span     time.Duration
+		want     int // most requests of the key in flight at once
+	}{
+		{"one at a time", 1, time.Hour, 1},
+		{"two within the span", 2, time.Hour, 2},
+		// Records are 1 ns apart, 10 a request: the next request's newest
+		// is 19 ns after the oldest of the one out, the one after 29.
+		{"the span allows two of three", 3, 19 * time.Nanosecond, 2},
+		{"the span allows one of two", 2, 18 * time.Nanosecond, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 1)
+			r.add(0, 0, 100, 10, "a", func(int) []batch.Attr { return []batch.Attr{batch.StringAttr("k", "k")} })
+			var mu sync.Mutex
+			out := map[uint64]uint64{} // first → last offset of the requests in flight
+			peak := 0
+			var problems []string
+			reached := make(chan struct{})
+			var once sync.Once
+			sc := newScript(func(_ context.Context, _ *Request, s sent) Result {
+				first, last := s.offsets[0], s.offsets[len(s.offsets)-1]
+				mu.Lock()
+				// A record's timestamp is its offset in ns: no two requests
+				// out at once may lie further apart than the span.
+				for f, l := range out {
+					if d := max(l, last) - min(f, first); d > uint64(tc.span) {
+						problems = append(problems, fmt.Sprintf("[%d,%d] and [%d,%d] in flight together", f, l, first, last))
+					}
+				}
+				out[first] = last
+				peak = max(peak, len(out))
+				if len(out) >= tc.want {
+					once.Do(func() { close(reached) })
+				}
+				mu.Unlock()
+				// Each request stays out until as many as allowed are, the
+				// first a little longer: time for one too many to show up.
+				select {
+				case <-reached:
+				case <-time.After(10 * time.Second):
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("no %d requests in flight at once in 10 s", tc.want))
+					mu.Unlock()
+				}
+				if first == 0 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				mu.Lock()
+				delete(out, first)
+				mu.Unlock()
+				return Delivered()
+			})
+			e := New(settings(), opts(func(o *Options) {
+				o.Concurrency, o.Ordered, o.Batch.MaxRecords = 4, true, 10
+				o.OrderedInFlight, o.OrderedSpan = tc.inFlight, tc.span
+			}), keyEncoder{}, sc)
+			run := r.run(e)
+			waitFor(t, "checkpoint at 100", func() bool { return r.committed(0) == 100 })
+			run.stop()
+			for _, p := range problems {
+				t.Error(p)
+			}
+			if peak != tc.want {
+				t.Errorf("%d requests of the key in flight at once, want %d", peak, tc.want)
+			}
+			if got := sc.delivered(); len(got) != 100 {
+				t.Fatalf("delivered %d records", len(got))
+			}
+		})
+	}
+}
+
 // Linger holds a request for more records; Drain sends it at once.
 func TestLingerAndDrain(t *testing.T) {
 	r := newRig(t, 1)

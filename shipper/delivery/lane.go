@@ -37,8 +37,8 @@ type lane struct {
 	fifo   []entry // requests not resolved, by first offset
 	head   uint64  // id of fifo[0]
 	nextID uint64
-	pos    uint64          // records before pos are in a request not resolved, or resolved
-	busy   map[string]bool // Ordered: keys with a request sent and not resolved
+	pos    uint64              // records before pos are in a request not resolved, or resolved
+	busy   map[string][]flight // Ordered: each key's requests sent and not resolved
 	woken  bool
 	cancel context.CancelFunc // ends the lane's wait
 }
@@ -48,9 +48,16 @@ type entry struct {
 	done  bool
 }
 
+// flight is a request in flight of an Ordered key: its commit entry and
+// the timestamp of its oldest record.
+type flight struct {
+	id     uint64
+	oldest int64
+}
+
 func newLane(e *Engine, c *shipper.Cursor) *lane {
 	l := &lane{e: e, cur: c, key: c.Key(), part: c.Partition(), pos: c.Acked(),
-		byKey: map[string]*Request{}, busy: map[string]bool{}}
+		byKey: map[string]*Request{}, busy: map[string][]flight{}}
 	l.recs.key = l.key
 	l.recs.damaged = func(first, next uint64, err error) {
 		e.stats.Damaged.Add(1)
@@ -155,7 +162,7 @@ func (l *lane) add(ctx context.Context, rec *Record) error {
 		req.Body = req.Body[:mark]
 		return e.deadLetterRecord(ctx, rec, "encode", err.Error())
 	}
-	req.added(rec.Offset)
+	req.added(rec.Offset, rec.Timestamp)
 	if len(req.Body) >= int(e.opts.Batch.MaxBytes) || req.n >= e.opts.Batch.MaxRecords {
 		return l.flush(ctx, req, true)
 	}
@@ -174,19 +181,19 @@ func (l *lane) openRequest(rec *Record, key string) *Request {
 	return req
 }
 
-// flush sends req. With Ordered, a request whose key has one in flight
+// flush sends req. With Ordered, a request that may not go yet (held)
 // stays open and keeps filling; if it is full (must), flush waits.
 func (l *lane) flush(ctx context.Context, req *Request, must bool) error {
 	e := l.e
 	if e.opts.Ordered {
 		for {
 			l.mu.Lock()
-			busy := l.busy[req.key]
-			if !busy {
-				l.busy[req.key] = true
+			held := l.held(req)
+			if !held {
+				l.busy[req.key] = append(l.busy[req.key], flight{id: req.entry, oldest: req.oldest})
 			}
 			l.mu.Unlock()
-			if !busy {
+			if !held {
 				break
 			}
 			if !must {
@@ -221,8 +228,46 @@ func (l *lane) flush(ctx context.Context, req *Request, must bool) error {
 	}
 }
 
-// sendFree (Ordered, linger 0) sends the requests being filled whose key
-// has none in flight, full or not. Otherwise a key's request that is still
+// held says whether Ordered holds req back: its key has OrderedInFlight
+// requests in flight already, or one whose oldest record is more than
+// OrderedSpan older than req's newest. l.mu is held.
+func (l *lane) held(req *Request) bool {
+	fs := l.busy[req.key]
+	if len(fs) == 0 {
+		return false
+	}
+	if len(fs) >= max(l.e.opts.OrderedInFlight, 1) {
+		return true
+	}
+	for _, f := range fs {
+		// The difference of two int64s, as an unsigned, is exact when
+		// newest > oldest.
+		if req.newest > f.oldest && uint64(req.newest)-uint64(f.oldest) > uint64(l.e.opts.OrderedSpan) {
+			return true
+		}
+	}
+	return false
+}
+
+// unbusy takes the request of entry id off its key's flights; l.mu is
+// held.
+func (l *lane) unbusy(key string, id uint64) {
+	fs := l.busy[key]
+	for i, f := range fs {
+		if f.id == id {
+			fs = append(fs[:i], fs[i+1:]...)
+			break
+		}
+	}
+	if len(fs) == 0 {
+		delete(l.busy, key)
+	} else {
+		l.busy[key] = fs
+	}
+}
+
+// sendFree (Ordered, linger 0) sends the requests being filled that their
+// key lets go (see held), full or not. Otherwise a key's request that is still
 // filling when the lane moves on to other keys' records holds the
 // partition's commit point while they are delivered, and a kill -9 sends
 // them all again — older, by then, than what the destination holds of their
@@ -303,7 +348,7 @@ func (l *lane) wait(ctx context.Context, forData bool) error {
 	if linger := l.e.opts.Batch.Linger; linger > 0 && !l.e.draining.Load() {
 		l.mu.Lock()
 		for _, req := range l.open {
-			if l.busy[req.key] {
+			if l.held(req) {
 				continue // held for its key: a poke ends the wait, not its linger
 			}
 			if d := req.opened.Add(linger); deadline.IsZero() || d.Before(deadline) {

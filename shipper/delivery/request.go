@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"math"
 	"time"
 
 	"github.com/capstan-agent/capstan/spool"
@@ -27,6 +28,9 @@ type Request struct {
 	n       int
 	attempt int
 	opened  time.Time
+	// The oldest and newest timestamps of its records (Ordered with
+	// OrderedInFlight above 1).
+	oldest, newest int64
 }
 
 // run is a run of records at consecutive offsets.
@@ -122,10 +126,13 @@ func (r *Request) reset() {
 	r.ends = r.ends[:0]
 	r.marks = r.marks[:0]
 	r.n = 0
+	r.oldest, r.newest = math.MaxInt64, math.MinInt64
 }
 
-// added records that the encoder appended the record at off.
-func (r *Request) added(off uint64) {
+// added records that the encoder appended the record at off, of
+// timestamp ts.
+func (r *Request) added(off uint64, ts int64) {
+	r.oldest, r.newest = min(r.oldest, ts), max(r.newest, ts)
 	if k := len(r.runs) - 1; k >= 0 && r.runs[k].first+uint64(r.runs[k].n) == off {
 		r.runs[k].n++
 	} else {

@@ -43,7 +43,8 @@ func New(set component.Settings, c *Config) (*delivery.Engine, error) {
 	lb := newLabeler(c.labels(), c.StaticLabels, c.MaxStreams, log)
 	enc := &encoder{labeler: lb, json: c.Encoding == EncodingJSON, meta: c.StructuredMetadata}
 	s := &sender{cfg: c, url: u.String(), lb: lb, json: enc.json, bufs: make(chan *buffers, c.Concurrency)}
-	opts := delivery.Options{Config: c.Config, Concurrency: c.Concurrency, Timeout: c.Timeout, Ordered: true}
+	opts := delivery.Options{Config: c.Config, Concurrency: c.Concurrency, Timeout: c.Timeout, Ordered: true,
+		OrderedInFlight: c.StreamInFlight, OrderedSpan: c.StreamInFlightSpan}
 	return delivery.New(set, opts, enc, s), nil
 }
 

@@ -25,6 +25,10 @@ const PushPath = "/loki/api/v1/push"
 // more label names is refused.
 const MaxLabels = 15
 
+// OutOfOrderWindow is how far behind its stream's newest entry Loki takes
+// an entry by default: half of the ingester's max_chunk_age (2h).
+const OutOfOrderWindow = time.Hour
+
 // DefaultLabels make the stream of a record by default: the input it came
 // from and the host.
 var DefaultLabels = map[string]string{"job": "input", "host": "host.name"}
@@ -56,10 +60,14 @@ type Config struct {
 	// Timeout bounds one request, from sending it to its answer.
 	Timeout        time.Duration `koanf:"timeout"`
 	ConnectTimeout time.Duration `koanf:"connect_timeout"`
-	// Concurrency is how many requests may be in flight at once (of
-	// different streams: a stream has one at a time).
-	Concurrency     int `koanf:"concurrency"`
-	delivery.Config `koanf:",squash"`
+	// Concurrency is how many requests may be in flight at once.
+	Concurrency int `koanf:"concurrency"`
+	// StreamInFlight is how many of them may be one stream's, and only
+	// while their entries lie within StreamInFlightSpan of each other
+	// (docs/output-loki.md, "Order").
+	StreamInFlight     int           `koanf:"stream_in_flight"`
+	StreamInFlightSpan time.Duration `koanf:"stream_in_flight_span"`
+	delivery.Config    `koanf:",squash"`
 }
 
 // SetDefaults sets the defaults (after the engine's).
@@ -68,6 +76,7 @@ func (c *Config) SetDefaults() {
 	c.StructuredMetadata = true
 	c.MaxStreams = 1000
 	c.Timeout, c.ConnectTimeout, c.Concurrency = 30*time.Second, 5*time.Second, 4
+	c.StreamInFlight, c.StreamInFlightSpan = 2, time.Minute
 }
 
 // Validate checks every key.
@@ -110,6 +119,8 @@ func (c *Config) Validate() error {
 	e.Positive("timeout", int64(c.Timeout))
 	e.Positive("connect_timeout", int64(c.ConnectTimeout))
 	e.Range("concurrency", int64(c.Concurrency), 1, 256)
+	e.Range("stream_in_flight", int64(c.StreamInFlight), 1, 16)
+	e.Positive("stream_in_flight_span", int64(c.StreamInFlightSpan))
 	e.Merge("", c.Config.Validate())
 	return e.Err()
 }
@@ -119,6 +130,10 @@ func (c *Config) Validate() error {
 // Loki's index is not made for. Paths are relative to the output.
 func (c *Config) Warnings() conf.Errors {
 	var w conf.Errors
+	if c.StreamInFlight > 1 && c.StreamInFlightSpan >= OutOfOrderWindow {
+		w.Add("stream_in_flight_span", "%s is not inside Loki's default out-of-order window (%s, half of max_chunk_age): a stream's requests that land out of order may be refused as too far behind",
+			c.StreamInFlightSpan, OutOfOrderWindow)
+	}
 	labels := c.labels()
 	for _, name := range sortedKeys(labels) {
 		if why := highCardinality(labels[name]); why != "" {

@@ -152,42 +152,56 @@ func TestAnswers(t *testing.T) {
 }
 
 // TestOrderAfterOutage: Loki down while records of several streams pile up
-// in two partitions; once it is back, no entry is refused for order even
-// with a window of zero (any entry older than its stream's newest is
-// refused), and with several requests in flight.
+// in two partitions; once it is back, no entry is refused for order: with
+// one request of a stream at a time even with a window of zero (any entry
+// older than its stream's newest is refused), and with two of a stream at a
+// time while their entries lie within a span inside the window. Records of
+// a stream are a few ms apart, so requests of 7 records span tens of ms.
 func TestOrderAfterOutage(t *testing.T) {
-	srv := lokifake.Start(t, lokifake.Options{OutOfOrderWindow: time.Nanosecond})
-	faults := make([]lokifake.Fault, 40)
-	for i := range faults {
-		faults[i] = lokifake.Fault{Status: 503}
-	}
-	srv.Script(faults...)
-	r := newRig(t, 2)
-	r.add(0, 0, 200, 25)
-	r.add(1, 0, 200, 25)
-	r.run(testConfig(srv.URL, func(c *Config) {
-		c.Concurrency = 4
-		c.Batch.MaxRecords = 7
-	}))
-	waitFor(t, "the outage to be over", func() bool { return srv.Pending() == 0 })
-	r.add(0, 200, 300, 10) // live records, while the backlog drains
-	r.add(1, 200, 300, 10)
-	waitFor(t, "1000 entries stored or refused", func() bool {
-		st := srv.Stats()
-		n := st.Stored
-		for _, c := range st.Refused {
-			n += c
-		}
-		return n >= 1000
-	})
-	if st := srv.Stats(); len(st.Refused) != 0 {
-		t.Errorf("refused: %v", st.Refused)
-	}
-	for _, s := range srv.Streams("fake") {
-		es := srv.Entries("fake", s)
-		if len(es) == 0 {
-			t.Errorf("stream %s empty", s)
-		}
+	for _, tc := range []struct {
+		name           string
+		window, span   time.Duration
+		streamInFlight int
+	}{
+		{"one at a time, no window", time.Nanosecond, time.Minute, 1},
+		{"two at a time, a span inside the window", 200 * time.Millisecond, 100 * time.Millisecond, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := lokifake.Start(t, lokifake.Options{OutOfOrderWindow: tc.window})
+			faults := make([]lokifake.Fault, 40)
+			for i := range faults {
+				faults[i] = lokifake.Fault{Status: 503}
+			}
+			srv.Script(faults...)
+			r := newRig(t, 2)
+			r.add(0, 0, 200, 25)
+			r.add(1, 0, 200, 25)
+			r.run(testConfig(srv.URL, func(c *Config) {
+				c.Concurrency = 4
+				c.StreamInFlight, c.StreamInFlightSpan = tc.streamInFlight, tc.span
+				c.Batch.MaxRecords = 7
+			}))
+			waitFor(t, "the outage to be over", func() bool { return srv.Pending() == 0 })
+			r.add(0, 200, 300, 10) // live records, while the backlog drains
+			r.add(1, 200, 300, 10)
+			waitFor(t, "1000 entries stored or refused", func() bool {
+				st := srv.Stats()
+				n := st.Stored
+				for _, c := range st.Refused {
+					n += c
+				}
+				return n >= 1000
+			})
+			if st := srv.Stats(); len(st.Refused) != 0 {
+				t.Errorf("refused: %v", st.Refused)
+			}
+			for _, s := range srv.Streams("fake") {
+				es := srv.Entries("fake", s)
+				if len(es) == 0 {
+					t.Errorf("stream %s empty", s)
+				}
+			}
+		})
 	}
 }
 
