@@ -461,7 +461,7 @@ func (a *Agent) drain(ctx context.Context, u *unit) {
 // lagOf is what of an output's streams lies past its checkpoint.
 func lagOf(sp *spool.Spool, u *unit) (records, bytes uint64) {
 	committed, err := sp.Checkpoints().Load(u.id.Name)
-	if err != nil {
+	if err != nil && !errors.Is(err, spool.ErrPreviousCheckpoint) {
 		return 0, 0
 	}
 	for _, st := range u.streams {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -202,7 +203,7 @@ func processorMetrics(ch chan<- prometheus.Metric, u *unit) {
 
 func (c *collector) outputLag(ch chan<- prometheus.Metric, sp *spool.Spool, u *unit) {
 	committed, err := sp.Checkpoints().Load(u.id.Name)
-	if err != nil {
+	if err != nil && !errors.Is(err, spool.ErrPreviousCheckpoint) {
 		return
 	}
 	for _, st := range u.streams {

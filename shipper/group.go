@@ -74,7 +74,11 @@ func NewGroup(name string, cps Checkpointer, streams []*spool.Stream, start Star
 		return nil, err
 	}
 	committed, err := cps.Register(name)
-	if errors.Is(err, spool.ErrBadCheckpoint) {
+	if errors.Is(err, spool.ErrPreviousCheckpoint) {
+		// A power loss tore the last commit: resume at the one before and
+		// send again what was delivered since.
+		log.Warn("checkpoint damaged; resuming at the commit before it", zap.String("output", name), zap.Error(err))
+	} else if errors.Is(err, spool.ErrBadCheckpoint) {
 		// Re-sending is better than losing: start over from the oldest.
 		log.Error("checkpoint unreadable; sending from the oldest offsets", zap.String("output", name), zap.Error(err))
 		start, committed = StartOldest, map[spool.Key]uint64{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,5 +185,39 @@ func TestGroupStartBeyondEndResumesAtTheEnd(t *testing.T) {
 	c.Ack(next)
 	if err := g.Commit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A group whose last commit a power loss tore resumes at the commit before
+// it, with a warning, rather than from the oldest offsets.
+func TestGroupResumesAtThePreviousCommit(t *testing.T) {
+	dir := t.TempDir()
+	s := spooltest.Open(t, dir, spool.Options{}, map[string]int{"app": 1})
+	st := spooltest.Stream(t, s, "app")
+	spooltest.AppendNumbered(t, st.Partition(0), 0, "a", 0, 20, 5)
+	ck := s.Checkpoints()
+	if _, err := ck.Register("out"); err != nil {
+		t.Fatal(err)
+	}
+	key := spool.Key{Stream: "app", Partition: 0}
+	for _, off := range []uint64{5, 15} {
+		if err := ck.CommitNoSync("out", map[spool.Key]uint64{key: off}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck.Unregister("out")
+	path := filepath.Join(dir, "checkpoints", "out")
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(b), `:15`, `:19`, 1)), 0o644) // torn: the CRC no longer matches
+	core, logs := observer.New(zap.WarnLevel)
+	g, err := NewGroup("out", ck, []*spool.Stream{st}, StartOldest, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := g.Cursors()[0].Sent(); a != 5 {
+		t.Fatalf("resumed at %d, want 5 (the commit before the torn one)", a)
+	}
+	if logs.FilterMessage("checkpoint damaged; resuming at the commit before it").Len() != 1 {
+		t.Errorf("no warning: %v", logs.All())
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/capstan-agent/capstan/spool/batch"
 )
 
 // Key names a partition of a stream.
@@ -51,9 +53,22 @@ type Checkpoints struct {
 // decides where to start (re-sending is better than losing).
 var ErrBadCheckpoint = errors.New("checkpoint file damaged")
 
+// ErrPreviousCheckpoint comes with offsets: the consumer's file was
+// damaged (a write torn by a power loss) and the offsets are those of the
+// commit before it, which the spare file keeps. The consumer resumes there
+// and sends again what it delivered since.
+var ErrPreviousCheckpoint = errors.New("checkpoint file damaged; the commit before it is used")
+
+// prevSuffix names a consumer's spare checkpoint file: after a commit it
+// holds the commit before (not a consumer's name: those have no dot).
+const prevSuffix = ".prev"
+
 type checkpointFile struct {
-	Version int               `json:"version"`
-	Offsets map[string]uint64 `json:"offsets"` // "stream/partition" → next offset to read
+	Version int             `json:"version"`
+	Offsets json.RawMessage `json:"offsets"` // "stream/partition" → next offset to read
+	// CRC is the CRC-32C of Offsets as the file spells it; files written
+	// before it was added have none.
+	CRC *uint32 `json:"crc32c"`
 }
 
 // Register makes a consumer count for retention and returns its committed
@@ -85,9 +100,30 @@ func (c *Checkpoints) Unregister(consumer string) {
 	c.mu.Unlock()
 }
 
-// Load reads a consumer's checkpoint file; a missing file is no offsets.
+// Load reads a consumer's checkpoint file; a missing file is no offsets. A
+// damaged file is read once more (another process may have read it while
+// this one's commit exchanged it twice), then its spare is: offsets from
+// the spare come with an error wrapping ErrPreviousCheckpoint.
 func (c *Checkpoints) Load(consumer string) (map[Key]uint64, error) {
+	// Commits of this process wait: they never write a file being read.
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	path := filepath.Join(c.dir, consumer)
+	out, err := loadCheckpoint(path)
+	if errors.Is(err, ErrBadCheckpoint) {
+		out, err = loadCheckpoint(path)
+	}
+	if !errors.Is(err, ErrBadCheckpoint) {
+		return out, err
+	}
+	prev, perr := loadCheckpoint(path + prevSuffix)
+	if perr != nil || prev == nil {
+		return nil, err
+	}
+	return prev, fmt.Errorf("%w (%s: %w)", ErrPreviousCheckpoint, path+prevSuffix, err)
+}
+
+func loadCheckpoint(path string) (map[Key]uint64, error) {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return nil, nil
@@ -109,8 +145,15 @@ func decodeCheckpoint(b []byte) (map[Key]uint64, error) {
 	if err := json.Unmarshal(b, &f); err != nil || f.Version != 1 {
 		return nil, ErrBadCheckpoint
 	}
-	out := make(map[Key]uint64, len(f.Offsets))
-	for k, v := range f.Offsets {
+	if f.CRC != nil && batch.Checksum(f.Offsets) != *f.CRC {
+		return nil, fmt.Errorf("offsets do not match their CRC-32C: %w", ErrBadCheckpoint)
+	}
+	var offsets map[string]uint64
+	if err := json.Unmarshal(f.Offsets, &offsets); err != nil {
+		return nil, ErrBadCheckpoint
+	}
+	out := make(map[Key]uint64, len(offsets))
+	for k, v := range offsets {
 		var key Key
 		if err := key.UnmarshalText([]byte(k)); err != nil {
 			return nil, fmt.Errorf("%v: %w", err, ErrBadCheckpoint)
@@ -122,11 +165,13 @@ func decodeCheckpoint(b []byte) (map[Key]uint64, error) {
 
 // encodeCheckpoint is the file for offsets: stable, since JSON sorts map keys.
 func encodeCheckpoint(offsets map[Key]uint64) []byte {
-	f := checkpointFile{Version: 1, Offsets: make(map[string]uint64, len(offsets))}
+	m := make(map[string]uint64, len(offsets))
 	for k, v := range offsets {
-		f.Offsets[k.String()] = v
+		m[k.String()] = v
 	}
-	b, _ := json.Marshal(f) // strings and numbers only: cannot fail
+	raw, _ := json.Marshal(m) // strings and numbers only: cannot fail
+	crc := batch.Checksum(raw)
+	b, _ := json.Marshal(checkpointFile{Version: 1, Offsets: raw, CRC: &crc})
 	return b
 }
 

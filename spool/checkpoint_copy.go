@@ -1,7 +1,9 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 )
 
@@ -19,7 +21,7 @@ func (c *Checkpoints) Copy(from, to string) error {
 		return fmt.Errorf("copy checkpoint %s to %s: %s is running", from, to, to)
 	}
 	offsets, err := c.Load(from)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrPreviousCheckpoint) {
 		return fmt.Errorf("copy checkpoint %s to %s: %w", from, to, err)
 	}
 	if offsets == nil {
@@ -28,5 +30,11 @@ func (c *Checkpoints) Copy(from, to string) error {
 	b := encodeCheckpoint(offsets)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	return writeFileAtomic(filepath.Join(c.dir, to), b)
+	path := filepath.Join(c.dir, to)
+	// A spare left by an earlier consumer of that name is not to's commit
+	// before this one.
+	if err := os.Remove(path + prevSuffix); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("copy checkpoint %s to %s: %w", from, to, err)
+	}
+	return writeFileAtomic(path, b)
 }

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,5 +80,79 @@ func TestReplaceFile(t *testing.T) {
 	}
 	if err := ReplaceFile(filepath.Join(t.TempDir(), "missing", "state"), nil); err == nil {
 		t.Fatal("replace in a missing directory succeeded")
+	}
+}
+
+// exchangeFile leaves the new content at path and the old at spare, for
+// any lengths, making path when it is missing.
+func TestExchangeFile(t *testing.T) {
+	dir := t.TempDir()
+	path, spare := filepath.Join(dir, "state"), filepath.Join(dir, "state.prev")
+	prev := ""
+	for _, content := range []string{"first", "second, longer", "3", "", "fifth"} {
+		if err := exchangeFile(path, spare, []byte(content)); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(path); string(b) != content {
+			t.Fatalf("read %q, want %q", b, content)
+		}
+		if b, err := os.ReadFile(spare); prev != "" && string(b) != prev {
+			t.Fatalf("spare %q (%v), want %q", b, err, prev)
+		}
+		prev = content
+	}
+	if err := exchangeFile(filepath.Join(dir, "missing", "state"), filepath.Join(dir, "missing", "state.prev"), nil); err == nil {
+		t.Fatal("exchange in a missing directory succeeded")
+	}
+}
+
+// A commit whose file a power loss tore (its CRC does not match) is
+// replaced at Load by the commit before it, kept in CONSUMER.prev, with
+// ErrPreviousCheckpoint; with both damaged, Load says ErrBadCheckpoint. A
+// file without a CRC (written before it was added) still loads.
+func TestTornCheckpointUsesThePreviousCommit(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{SegmentBytes: 4096})
+	p := mustStream(t, s, "logs", StreamOptions{}).Partition(0)
+	for i := 0; i < 3; i++ {
+		mustAppend(t, p, mkBatch(0, uint64(i), 10, "x"))
+	}
+	ck := s.Checkpoints()
+	if _, err := ck.Register("out"); err != nil {
+		t.Fatal(err)
+	}
+	key := Key{"logs", 0}
+	for _, off := range []uint64{10, 27} {
+		if err := ck.CommitNoSync("out", map[Key]uint64{key: off}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := ck.Consumers(); err != nil || len(c) != 1 || c[0] != "out" {
+		t.Errorf("consumers %v, %v: the spare is not one", c, err)
+	}
+	path := filepath.Join(dir, "checkpoints", "out")
+	b, _ := os.ReadFile(path)
+	// A digit of the last commit changed, as a torn sector could: still
+	// JSON, but not what was committed.
+	torn := strings.Replace(string(b), `"logs/0":27`, `"logs/0":29`, 1)
+	if torn == string(b) {
+		t.Fatalf("file %s has no logs/0 at 27", b)
+	}
+	os.WriteFile(path, []byte(torn), 0o644)
+	got, err := ck.Load("out")
+	if !errors.Is(err, ErrPreviousCheckpoint) || got[key] != 10 {
+		t.Fatalf("torn file: %v, %v; want the commit before (10) and ErrPreviousCheckpoint", got, err)
+	}
+	vs, err := Verify(dir, func(Problem) {})
+	if err != nil || vs.Problems != 1 {
+		t.Errorf("verify of a torn checkpoint: %+v, %v", vs, err)
+	}
+	os.WriteFile(path+prevSuffix, []byte(`{"version":1,"offs`), 0o644)
+	if got, err := ck.Load("out"); !errors.Is(err, ErrBadCheckpoint) || errors.Is(err, ErrPreviousCheckpoint) || got != nil {
+		t.Fatalf("both damaged: %v, %v", got, err)
+	}
+	os.WriteFile(path, []byte(`{"version":1,"offsets":{"logs/0":20}}`), 0o644)
+	if got, err := ck.Load("out"); err != nil || got[key] != 20 {
+		t.Fatalf("a file without a CRC: %v, %v", got, err)
 	}
 }

@@ -83,6 +83,8 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add([]byte(`{"version":1,"offsets":{"/0":1}}`))
 	f.Add([]byte(`{"version":1,"offsets":{"logs/0":-5}}`))
 	f.Add([]byte(`{garbage`))
+	f.Add([]byte(`{"version":1,"offsets":{"logs/0":1},"crc32c":12345}`))
+	f.Add([]byte(`{"version":1,"offsets":{"logs/0":1},"crc32c":-1}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		offs, err := decodeCheckpoint(b)
 		if err != nil {

@@ -80,7 +80,9 @@ func Inspect(dir string) (*Info, error) {
 		offs, err := ck.Load(c)
 		if err != nil {
 			info.Problems = append(info.Problems, err.Error())
-			continue
+			if !errors.Is(err, ErrPreviousCheckpoint) {
+				continue
+			}
 		}
 		info.Checkpoints[c] = offs
 	}
@@ -272,7 +274,9 @@ func Verify(dir string, report func(Problem)) (VerifyStats, error) {
 	consumers, _ := ck.Consumers()
 	for _, c := range consumers {
 		offs, err := ck.Load(c)
-		if err != nil {
+		if errors.Is(err, ErrPreviousCheckpoint) {
+			count(Problem{filepath.Join(ck.dir, c), -1, "checkpoint damaged: the consumer will resume at the commit before it (" + c + prevSuffix + ")"})
+		} else if err != nil {
 			count(Problem{filepath.Join(ck.dir, c), -1, "checkpoint damaged: the consumer will start again from its configured start"})
 			continue
 		}
