@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capstan-agent/capstan/component/conf"
 	"github.com/capstan-agent/capstan/component/tlsconf"
@@ -48,6 +49,8 @@ func TestConfigValidate(t *testing.T) {
 		}, "tls.cert_file: cannot read " + missing},
 		{"unreadable token file", func(c *Config) { c.Auth = &httpc.Auth{Bearer: &httpc.Bearer{TokenFile: missing}} }, "auth.bearer.token_file: cannot read " + missing},
 		{"engine keys", func(c *Config) { c.Batch.MaxRecords = 0 }, "batch.max_records: must be between 1"},
+		{"stream_in_flight", func(c *Config) { c.StreamInFlight = 0 }, "stream_in_flight: must be between 1 and 16, got 0"},
+		{"stream_in_flight_span", func(c *Config) { c.StreamInFlightSpan = 0 }, "stream_in_flight_span: must be more than 0"},
 	} {
 		c := &Config{}
 		conf.ApplyDefaults(c)
@@ -103,5 +106,28 @@ func TestDefaultLabels(t *testing.T) {
 	c.Labels = map[string]string{"app": "app"}
 	if got := c.labels(); len(got) != 1 {
 		t.Errorf("labels %v", got)
+	}
+}
+
+// A span of a stream's requests in flight as long as Loki's default
+// out-of-order window is warned about; with one request at a time it does
+// not matter.
+func TestStreamInFlightSpanWarning(t *testing.T) {
+	for _, tc := range []struct {
+		inFlight int
+		span     time.Duration
+		warn     bool
+	}{{2, time.Minute, false}, {2, time.Hour, true}, {1, 2 * time.Hour, false}} {
+		c := &Config{}
+		conf.ApplyDefaults(c)
+		c.Endpoint = "http://loki:3100"
+		c.StreamInFlight, c.StreamInFlightSpan = tc.inFlight, tc.span
+		w := c.Warnings()
+		if got := len(w) > 0; got != tc.warn {
+			t.Errorf("%d in flight, span %s: warnings %v, want a warning: %v", tc.inFlight, tc.span, w, tc.warn)
+		}
+		if tc.warn && (w[0].Path != "stream_in_flight_span" || !strings.Contains(w[0].Msg, "out-of-order window")) {
+			t.Errorf("warning %v", w[0])
+		}
 	}
 }
