@@ -81,7 +81,7 @@ func replaceFile(path string, data []byte) error {
 // RENAME_EXCHANGE), so that path names a whole file, the new one, and spare
 // the old. A killed process leaves one or the other at path; a reader that
 // opens path reads a whole file. On ext4 this costs about 15 µs where
-// replaceFile's rename over path costs 300–400 µs (the new file is flushed
+// replaceFile's rename over path costs 340–480 µs (the new file is flushed
 // and the old one's blocks freed). On a file system without the exchange
 // it falls back to replaceFile.
 func exchangeFile(path, spare string, data []byte) error {
