@@ -189,8 +189,8 @@ func scanString(b []byte, i int) int {
 			run := i
 			for i++; i < len(b) && safe[b[i]] && i-run < 16; i++ {
 			}
-			for i-run >= 16 && i+8 <= len(b) && !needsEscape8(binary.LittleEndian.Uint64(b[i:])) {
-				i += 8
+			if i-run >= 16 {
+				i += plainRun(b[i:])
 			}
 		case c == '"':
 			return i + 1
@@ -275,12 +275,35 @@ const (
 	hi8 = 0x8080808080808080
 )
 
-// needsEscape8 tells whether any of the eight bytes of w is a control
-// character, '"', '\\' or not ASCII (the classic SWAR zero-byte tests).
-func needsEscape8(w uint64) bool {
-	zero := func(v uint64) uint64 { return (v - lo8) & ^v & hi8 }
-	less := (w - 0x20*lo8) & ^w & hi8
-	return (w&hi8)|less|zero(w^('"'*lo8))|zero(w^('\\'*lo8)) != 0
+// escapeBits is zero exactly when none of the eight bytes of w is a
+// control character, '"', '\\' or not ASCII. Below the lowest such byte
+// no subtraction borrows, so that byte sets its high bit in one of the
+// terms (w itself at 0x80 and above; w-0x20 below 0x20; w^c-1 at c);
+// bytes in 0x20–0x7f other than the two give no high bit and no borrow.
+// Bytes above the lowest may be flagged too: callers want "any", then
+// find the byte one at a time.
+func escapeBits(w uint64) uint64 {
+	return (w | (w - 0x20*lo8) | ((w ^ '"'*lo8) - lo8) | ((w ^ '\\'*lo8) - lo8)) & hi8
+}
+
+// plainRun is how many bytes from the start of s need no escaping, counted
+// thirty-two then eight at a time: a multiple of eight, up to the word
+// holding the first byte that needs it.
+func plainRun(s []byte) int {
+	j := 0
+	for ; j+32 <= len(s); j += 32 {
+		w := s[j : j+32 : j+32]
+		if escapeBits(binary.LittleEndian.Uint64(w))|escapeBits(binary.LittleEndian.Uint64(w[8:]))|
+			escapeBits(binary.LittleEndian.Uint64(w[16:]))|escapeBits(binary.LittleEndian.Uint64(w[24:])) != 0 {
+			break
+		}
+	}
+	for ; j+8 <= len(s); j += 8 {
+		if escapeBits(binary.LittleEndian.Uint64(s[j:])) != 0 {
+			break
+		}
+	}
+	return j
 }
 
 // safe marks the ASCII bytes a JSON string holds as they are.
@@ -294,16 +317,13 @@ var safe = func() (t [256]bool) {
 // AppendJSONString appends s as a quoted JSON string. Each byte of invalid
 // UTF-8 becomes U+FFFD (as encoding/json does), control characters and
 // U+2028/U+2029 are escaped; the output is always valid JSON in valid UTF-8.
-// It checks eight bytes at a time and does not allocate beyond growing dst.
+// It checks words at a time and does not allocate beyond growing dst.
 func AppendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
 		// Copy the run of bytes that need no escaping in one go, checking
-		// eight at a time.
-		j := i
-		for j+8 <= len(s) && !needsEscape8(binary.LittleEndian.Uint64(s[j:])) {
-			j += 8
-		}
+		// words at a time.
+		j := i + plainRun(s[i:])
 		for j < len(s) && safe[s[j]] {
 			j++
 		}

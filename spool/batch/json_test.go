@@ -2,6 +2,7 @@ package batch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -11,11 +12,11 @@ import (
 )
 
 // TestJSONString checks the escaper against encoding/json on every byte in
-// every position of an eight-byte word.
+// every position of a 32-byte block, the words after it and the tail.
 func TestJSONString(t *testing.T) {
 	for c := 0; c < 256; c++ {
-		for pos := range 9 {
-			s := []byte(strings.Repeat("a", pos) + string([]byte{byte(c)}) + strings.Repeat("b", 9-pos))
+		for pos := range 48 {
+			s := []byte(strings.Repeat("a", pos) + string([]byte{byte(c)}) + strings.Repeat("b", 48-pos))
 			got := AppendJSONString(nil, s)
 			var back string
 			if err := json.Unmarshal(got, &back); err != nil {
@@ -23,6 +24,27 @@ func TestJSONString(t *testing.T) {
 			}
 			if want := perByteValid(s); back != want {
 				t.Fatalf("byte %#x at %d: %q decodes to %q, want %q", c, pos, got, back, want)
+			}
+		}
+	}
+}
+
+// TestEscapeBits checks the word test against the byte table: every byte
+// in every position among neighbours that need no escaping and that do (a
+// borrow from a lower byte must not hide or invent one).
+func TestEscapeBits(t *testing.T) {
+	for _, fill := range []byte{'a', ' ', 0x7f, '!', '#', '[', ']', 0x00, 0x1f, '"', '\\', 0x80, 0xff} {
+		for c := 0; c < 256; c++ {
+			for pos := range 8 {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = byte(c)
+				want := false
+				for _, x := range w {
+					want = want || !safe[x]
+				}
+				if got := escapeBits(binary.LittleEndian.Uint64(w)) != 0; got != want {
+					t.Fatalf("%q: escapeBits says %v, the table %v", w, got, want)
+				}
 			}
 		}
 	}
@@ -333,5 +355,24 @@ func TestValidateAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations", allocs)
+	}
+}
+
+// BenchmarkAppendJSONString: a 200-byte log line of plain ASCII, as most
+// are, and one with a quote in every forty bytes; per line.
+func BenchmarkAppendJSONString(b *testing.B) {
+	plain := []byte(strings.Repeat("2026-05-01T10:00:00Z GET /api/v1/items 200 ", 5)[:200])
+	quoted := []byte(strings.Repeat(`level=info msg="GET /api/v1/items" ms=1 `, 5)[:200])
+	for _, tc := range []struct {
+		name string
+		line []byte
+	}{{"plain", plain}, {"quoted", quoted}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.line)))
+			var out []byte
+			for range b.N {
+				out = AppendJSONString(out[:0], tc.line)
+			}
+		})
 	}
 }
