@@ -42,6 +42,9 @@ type item struct {
 	line                   int // the action line's number (1-based)
 	// validSource: validObject(source) was true when parsed (precheck).
 	validSource bool
+	// idHash is the store's hash of id, once touch has taken it (hashed).
+	idHash uint64
+	hashed bool
 }
 
 // updateBody is an update action's document line.
