@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,6 +51,61 @@ func TestReadBulk(t *testing.T) {
 				t.Errorf("got %v %v %v\nwant %v %v", errs, items, err, tc.errs, tc.items)
 			}
 		})
+	}
+}
+
+// TestAllCreated: the fast path takes only the exact answer of n
+// successful creates; every other answer goes to readBulk.
+func TestAllCreated(t *testing.T) {
+	created := func(n int) string {
+		return `{"errors":false,"items":[` + strings.TrimSuffix(strings.Repeat(`{"create":{"status":201}},`, n), ",") + `]}`
+	}
+	for _, tc := range []struct {
+		name string
+		in   string
+		n    int
+		want bool
+	}{
+		{"one", created(1), 1, true},
+		{"three", created(3), 3, true},
+		{"fewer items than records", created(2), 3, false},
+		{"more items than records", created(3), 2, false},
+		{"no records", created(0), 0, false},
+		{"a duplicate", `{"errors":true,"items":[{"create":{"status":201}},{"create":{"status":409}}]}`, 2, false},
+		{"errors false, a 200", `{"errors":false,"items":[{"create":{"status":201}},{"create":{"status":200}}]}`, 2, false},
+		{"an index action", `{"errors":false,"items":[{"index":{"status":201}}]}`, 1, false},
+		{"a space", `{"errors":false, "items":[{"create":{"status":201}}]}`, 1, false},
+		{"a semicolon for a comma", strings.Replace(created(2), "},{", "};{", 1), 2, false},
+		{"the full answer", `{"took":3,"errors":false,"items":[{"create":{"_index":"logs","_id":"a","_version":1,"result":"created","status":201}}]}`, 1, false},
+		{"cut short", created(2)[:len(created(2))-1], 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := allCreated([]byte(tc.in), tc.n); got != tc.want {
+				t.Fatalf("allCreated(%s, %d) = %v", tc.in, tc.n, got)
+			}
+		})
+	}
+}
+
+// TestAllCreatedOfTheFake: what the fake (written from what a node
+// answers) says to creates that all succeed, under the output's
+// filter_path, takes the fast path.
+func TestAllCreatedOfTheFake(t *testing.T) {
+	f, _ := esfake.New(esfake.Options{})
+	defer f.Close()
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	var body strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&body, "{\"create\":{\"_index\":\"logs\",\"_id\":\"%d\"}}\n{\"message\":\"m\"}\n", i)
+	}
+	resp, err := http.Post(srv.URL+"/_bulk?filter_path="+filterPath, "application/x-ndjson", strings.NewReader(body.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := readAll(resp)
+	if !allCreated(b, 3) {
+		t.Fatalf("the fake's answer to three creates is not the fast path's: %s", b)
 	}
 }
 
@@ -112,7 +168,14 @@ func FuzzReadBulk(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, items, err := readBulk(b, nil)
+		errs, items, err := readBulk(b, nil)
+		for _, n := range []int{1, 2, 3, len(items)} {
+			// The fast path says yes only where readBulk reads n creates,
+			// all 201, and no errors.
+			if allCreated(b, n) && (err != nil || errs || len(items) != n || slices.ContainsFunc(items, func(it bulkItem) bool { return it.status != 201 })) {
+				t.Errorf("allCreated(%q, %d), but readBulk: %v %v %v", b, n, errs, items, err)
+			}
+		}
 		if err != nil {
 			return
 		}

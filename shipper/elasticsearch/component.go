@@ -292,6 +292,9 @@ func (s *sender) status(at int64, resp *http.Response, body []byte) delivery.Res
 // items acts on a 2xx answer item by item: a 200 with errors: true is not
 // a success.
 func (s *sender) items(req *delivery.Request, st *reqState) delivery.Result {
+	if allCreated(st.answer, req.Len()) {
+		return delivery.Delivered()
+	}
 	errs, items, err := readBulk(st.answer, st.items)
 	st.items = items
 	if err != nil {
