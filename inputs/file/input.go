@@ -99,6 +99,10 @@ type Input struct {
 	initial bool
 	ctx     context.Context // Run's: appends honour it
 
+	// saveFailed: the last positions write failed. The ticker retries it;
+	// a batch that needs one first (vouched) does not, each.
+	saveFailed bool
+
 	buf     []byte // the read buffer all files share
 	fpBuf   []byte
 	cmpBuf  []byte

@@ -194,7 +194,29 @@ func (in *Input) savePositions() {
 	if err := savePositions(in.tgt.PositionsPath, p); err != nil {
 		in.stats.Errors.Add(1)
 		in.log.Warn("positions", zap.Error(err))
+		in.saveFailed = true
 		return
 	}
-	in.dirty = false
+	in.dirty, in.saveFailed = false, false
+	for _, t := range in.order {
+		if t.classified {
+			t.durable = durable{producer: t.producer, fpN: t.fp.N}
+		}
+	}
+}
+
+// vouched reports whether the positions file on disk names t's producer
+// with a fingerprint of the bytes a batch up to offset c was read from (of
+// fingerprint_bytes of them at most). Only then may the batch go to the
+// spool: after a kill, a restarted input continues the producer the
+// positions file names from the spool's sequence if the file still begins
+// as that fingerprint says, which a shorter one cannot tell. The empty one
+// written when a truncation is seen matches any content: killed after the
+// new generation's first batch, with the file copied and truncated again
+// while down and written to that length or more, the input took it for the
+// same generation (skipping its first lines) and found no retired
+// generation for the copy (reading those lines again).
+func (in *Input) vouched(t *tracked, c int64) bool {
+	need := min(c, int64(in.cfg.FingerprintBytes), int64(t.fp.N))
+	return t.durable.producer == t.producer && int64(t.durable.fpN) >= need
 }

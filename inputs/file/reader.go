@@ -172,6 +172,10 @@ func (in *Input) commit(t *tracked) bool {
 		in.started = false
 		if in.bld.Count() > 0 {
 			count := in.bld.Count()
+			if !in.vouched(t, c) && !in.saveFailed { // what the file begins with, first
+				in.dirty = true
+				in.savePositions()
+			}
 			in.bld.SetSequence(uint64(c))
 			res, err := in.tgt.Partitions[t.part].Append(in.ctx, in.bld.Bytes())
 			if err != nil {

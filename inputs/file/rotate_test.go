@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // checkSet fails unless every prefix-i for i < n is among the records
@@ -302,5 +303,75 @@ func TestCopyTruncateWhileStopped(t *testing.T) {
 			checkSet(t, recs, "a", want)
 			checkSet(t, recs, "b", 300)
 		})
+	}
+}
+
+// Killed just after the first batch of a generation that a truncation
+// started, then copied and truncated again while stopped, the file written
+// at least as far as that batch: the generations' first bursts are equally
+// long, so only the file's first bytes tell them apart. After the restart
+// the copy continues the cut-short generation and the file is read anew,
+// each line once.
+func TestKillAfterFirstBatchOfGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		copyIt bool // the second truncation is a copytruncate
+		bursts int  // bursts of the third generation written while stopped
+	}{
+		{"copy, as long as the batch", true, 1},
+		{"copy, longer", true, 3},
+		{"in place, as long as the batch", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// No positions tick: the positions file on disk once a batch is
+			// in the spool is what a kill right after that append leaves.
+			h := newHarness(t, Config{Include: []string{"$LOGS/app.log*"}, PositionsInterval: time.Hour}, 2)
+			path := h.path("app.log")
+			const burst = 500
+			writeFile(t, path, numbered("a", 0, burst))
+			h.start()
+			waitPrefix(h, "a", burst)
+			copyTruncate(t, path, path+".1", numbered("b", 0, burst))
+			waitPrefix(h, "b", burst)
+			killed, err := os.ReadFile(h.sp.PositionsPath("files"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.stop() // writes the positions, which the kill did not
+			writeFile(t, h.sp.PositionsPath("files"), string(killed))
+			dst := ""
+			if tc.copyIt {
+				dst = path + ".2"
+			}
+			copyTruncate(t, path, dst, numbered("c", 0, burst*tc.bursts))
+			h.sp.Close()
+			h.open(2)
+			h.start()
+			recs := h.settled("the records after the restart", 2*h.cfg.PollInterval)
+			checkSet(t, recs, "a", burst)
+			checkSet(t, recs, "b", burst)
+			checkSet(t, recs, "c", burst*tc.bursts)
+		})
+	}
+}
+
+// copyTruncate does what logrotate's copytruncate does to path: copies it
+// to dst (unless dst is ""), truncates it in place and writes s to it.
+func copyTruncate(t *testing.T, path, dst, s string) {
+	t.Helper()
+	if dst != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dst, string(b))
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
 	}
 }
