@@ -206,17 +206,20 @@ func (in *Input) savePositions() {
 }
 
 // vouched reports whether the positions file on disk names t's producer
-// with a fingerprint of the bytes a batch up to offset c was read from (of
-// fingerprint_bytes of them at most). Only then may the batch go to the
-// spool: after a kill, a restarted input continues the producer the
+// with a fingerprint of its first bytes. Only then may a batch of t go to
+// the spool: after a kill, a restarted input continues the producer the
 // positions file names from the spool's sequence if the file still begins
-// as that fingerprint says, which a shorter one cannot tell. The empty one
-// written when a truncation is seen matches any content: killed after the
-// new generation's first batch, with the file copied and truncated again
-// while down and written to that length or more, the input took it for the
-// same generation (skipping its first lines) and found no retired
-// generation for the copy (reading those lines again).
-func (in *Input) vouched(t *tracked, c int64) bool {
-	need := min(c, int64(in.cfg.FingerprintBytes), int64(t.fp.N))
-	return t.durable.producer == t.producer && int64(t.durable.fpN) >= need
+// as that fingerprint says, and the empty one — written when a truncation
+// is seen, before the new generation has been read — matches any content:
+// killed after the new generation's first batch, with the file copied and
+// truncated again while down and written to that length or more, the input
+// took it for the same generation (skipping its first lines) and found no
+// retired generation for the copy (reading those lines again). One write
+// vouches for every file classified by then (their fingerprints are taken
+// as they are classified), so a first read of a thousand files costs one.
+// A fingerprint on disk shorter than what was spooled since is the
+// prefix identification's own limit (as for any file shorter than
+// fingerprint_bytes): the tick lengthens it.
+func (in *Input) vouched(t *tracked) bool {
+	return t.durable.producer == t.producer && t.durable.fpN > 0
 }

@@ -172,7 +172,7 @@ func (in *Input) commit(t *tracked) bool {
 		in.started = false
 		if in.bld.Count() > 0 {
 			count := in.bld.Count()
-			if !in.vouched(t, c) && !in.saveFailed { // what the file begins with, first
+			if !in.vouched(t) && !in.saveFailed { // what the file begins with, first
 				in.dirty = true
 				in.savePositions()
 			}
