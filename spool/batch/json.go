@@ -184,7 +184,7 @@ func scanString(b []byte, i int) int {
 		c := b[i]
 		switch {
 		case safe[c]:
-			// Byte by byte through short runs (keys, small values), eight
+			// Byte by byte through short runs (keys, small values), words
 			// at a time once a run is long.
 			run := i
 			for i++; i < len(b) && safe[b[i]] && i-run < 16; i++ {
