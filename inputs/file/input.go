@@ -99,8 +99,9 @@ type Input struct {
 	initial bool
 	ctx     context.Context // Run's: appends honour it
 
-	// saveFailed: the last positions write failed. The ticker retries it;
-	// a batch that needs one first (vouched) does not, each.
+	// saveFailed: the last positions write failed. The tick retries it; a
+	// batch that would need one first (vouched) goes without, rather than
+	// writing again for every batch.
 	saveFailed bool
 
 	buf     []byte // the read buffer all files share

@@ -199,8 +199,8 @@ func (in *Input) savePositions() {
 	}
 	in.dirty, in.saveFailed = false, false
 	for _, t := range in.order {
-		if t.classified {
-			t.durable = durable{producer: t.producer, fpN: t.fp.N}
+		if t.classified && t.fp.N > 0 {
+			t.vouchedFor = t.producer
 		}
 	}
 }
@@ -221,5 +221,5 @@ func (in *Input) savePositions() {
 // prefix identification's own limit (as for any file shorter than
 // fingerprint_bytes): the tick lengthens it.
 func (in *Input) vouched(t *tracked) bool {
-	return t.durable.producer == t.producer && t.durable.fpN > 0
+	return t.vouchedFor == t.producer
 }

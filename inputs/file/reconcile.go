@@ -162,7 +162,9 @@ func (in *Input) classify(t *tracked, now time.Time) {
 		if match, _ := prefixMatches(t.f, in.fpBuf, e.Fingerprint); match || st.size < int64(e.Fingerprint.N) {
 			t.fp, t.gen, t.producer, t.offset = e.Fingerprint, e.Generation, e.Producer, e.Offset
 			t.spoolNext, t.copying = e.SpoolNext, e.Copy
-			t.durable = durable{producer: e.Producer, fpN: e.Fingerprint.N}
+			if e.Fingerprint.N > 0 {
+				t.vouchedFor = e.Producer
+			}
 			in.log.Debug("restore", zap.String("path", t.path), zap.Int64("offset", t.offset))
 			if e.Partition < len(in.tgt.Partitions) {
 				t.part = e.Partition

@@ -48,15 +48,9 @@ type tracked struct {
 	// waitsForOriginal: the last classify took it for a copy still being
 	// made of a live file (copytruncate); scans, not writes, retry it.
 	waitsForOriginal bool
-	// durable is what the positions file last written says of it.
-	durable durable
-}
-
-// durable is a file's producer and the length of its fingerprint as the
-// positions file on disk has them.
-type durable struct {
-	producer uint64
-	fpN      int
+	// vouchedFor is the producer the positions file on disk names for it
+	// with a fingerprint that is not empty; 0 if none (vouched).
+	vouchedFor uint64
 }
 
 // denial is what a file looked like when it could not be opened.
